@@ -1,0 +1,45 @@
+# Two commands on a fresh clone: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_NOW ?= 2026-03-20T12:00:00+09:00
+HOST ?= 127.0.0.1:8000
+
+.PHONY: install run test test-fast lint format bench messages clean
+
+$(VENV)/.installed: requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_campaign
+	PORTAL_NOW=$(DEMO_NOW) $(PY) manage.py demo_data
+	@echo "Serving the portal at http://$(HOST)/ (admin: http://$(HOST)/admin/), demo clock $(DEMO_NOW)"
+	PORTAL_NOW=$(DEMO_NOW) DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST)
+
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/score.py
+	$(PY) bench/import.py --rows 1000000
+	$(PY) bench/load.py
+
+messages: install
+	$(PY) manage.py makemessages -l ja -l en --ignore=.venv --ignore=bench --ignore=tests
+	$(PY) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var staticfiles

@@ -1,0 +1,3 @@
+"""System API paths of the campaign app (transactions, entries, video views, campaign)."""
+
+urlpatterns: list = []

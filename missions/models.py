@@ -1,0 +1,303 @@
+"""Courses, missions (the rules as data), videos, stamps, stamp cards and the points ledger."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from campaign.models import Campaign, Member, PointType, localized
+
+ISO_WEEKDAYS = {1, 2, 3, 4, 5, 6, 7}  # Monday = 1 … Sunday = 7
+
+
+class Course(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="courses", verbose_name=_("campaign"))
+    code = models.SlugField(_("code"), max_length=32)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    name_ja = models.CharField(_("name (Japanese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100, blank=True)
+    description_ja = models.TextField(_("description (Japanese)"), blank=True)
+    description_en = models.TextField(_("description (English)"), blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("course")
+        verbose_name_plural = _("courses")
+        ordering = ["campaign", "order"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "code"], name="course_code_unique")]
+
+    def __str__(self) -> str:
+        return self.name_ja or self.code
+
+    @property
+    def name(self) -> str:
+        return localized(self, "name")
+
+
+class MissionKind(models.TextChoices):
+    """What record a mission counts."""
+
+    CHARGE = "charge", _("charges")
+    PAYMENT = "payment", _("payments")
+    VIDEO = "video", _("video views")
+    COMPLETION = "completion", _("other missions cleared")
+
+
+class Mission(models.Model):
+    """One mission, its rule as data (R6): marketing edits thresholds, windows and rewards here."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="missions", verbose_name=_("campaign")
+    )
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="missions", verbose_name=_("course"))
+    code = models.SlugField(_("code"), max_length=32)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    label_ja = models.CharField(_("label (Japanese)"), max_length=50, blank=True, help_text=_("e.g. ミッション①"))
+    label_en = models.CharField(_("label (English)"), max_length=50, blank=True)
+    title_ja = models.CharField(_("title (Japanese)"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True)
+    description_ja = models.TextField(_("description (Japanese)"), blank=True)
+    description_en = models.TextField(_("description (English)"), blank=True)
+
+    kind = models.CharField(_("counts"), max_length=16, choices=MissionKind.choices)
+    min_amount = models.PositiveIntegerField(
+        _("minimum eligible amount (yen)"),
+        default=0,
+        help_text=_("One record counts when its eligible amount is at least this (0: any amount above zero)."),
+    )
+    target_count = models.PositiveIntegerField(_("target count"), default=1)
+    distinct_days = models.BooleanField(
+        _("count different days"), default=False, help_text=_("Count JST calendar days instead of records.")
+    )
+    window_start = models.TimeField(_("time window from (JST, inclusive)"), null=True, blank=True)
+    window_end = models.TimeField(_("time window until (JST, exclusive)"), null=True, blank=True)
+    weekdays = models.JSONField(
+        _("weekdays"),
+        default=list,
+        blank=True,
+        help_text=_("ISO weekday numbers, 1 = Monday … 7 = Sunday; empty = every day."),
+    )
+    bonus_merchants_only = models.BooleanField(_("bonus merchants only"), default=False)
+    requires = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="required_by",
+        verbose_name=_("requires (completion missions)"),
+    )
+
+    reward_points = models.PositiveIntegerField(_("reward (points)"))
+    unit_points = models.PositiveIntegerField(
+        _("points per unit"),
+        null=True,
+        blank=True,
+        help_text=_("When set, every unit counted earns this many points, up to the target (the video mission)."),
+    )
+    point_type = models.CharField(_("point type"), max_length=16, choices=PointType.choices, default=PointType.LIMITED)
+    counts_for_lottery = models.BooleanField(
+        _("required for the lottery"),
+        default=False,
+        help_text=_("The lottery draws among members who cleared all these."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords(m2m_fields=[requires])
+
+    class Meta:
+        verbose_name = _("mission")
+        verbose_name_plural = _("missions")
+        ordering = ["campaign", "course__order", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "code"], name="mission_code_unique"),
+            models.CheckConstraint(condition=models.Q(target_count__gte=1), name="mission_target_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title_ja}"
+
+    @property
+    def title(self) -> str:
+        return localized(self, "title")
+
+    @property
+    def label(self) -> str:
+        return localized(self, "label")
+
+    @property
+    def description(self) -> str:
+        return localized(self, "description")
+
+    @property
+    def max_points(self) -> int:
+        if self.unit_points:
+            return self.unit_points * self.target_count
+        return self.reward_points
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if (self.window_start is None) != (self.window_end is None):
+            errors["window_end"] = _("Give both ends of the time window, or neither.")
+        elif self.window_start is not None and self.window_start >= self.window_end:
+            errors["window_end"] = _("The time window must start before it ends.")
+        weekdays = self.weekdays if isinstance(self.weekdays, list) else None
+        if weekdays is None or any(not isinstance(d, int) or d not in ISO_WEEKDAYS for d in weekdays):
+            errors["weekdays"] = _("Weekdays are a list of numbers from 1 (Monday) to 7 (Sunday).")
+        if self.unit_points and self.unit_points * self.target_count != self.reward_points:
+            errors["reward_points"] = _("With points per unit, the reward must be points per unit × target.")
+        if errors:
+            raise ValidationError(errors)
+
+
+class Video(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="videos", verbose_name=_("campaign"))
+    code = models.SlugField(_("code"), max_length=32)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    title_ja = models.CharField(_("title (Japanese)"), max_length=200)
+    title_en = models.CharField(_("title (English)"), max_length=200, blank=True)
+    description_ja = models.TextField(_("description (Japanese)"), blank=True)
+    description_en = models.TextField(_("description (English)"), blank=True)
+    static_path = models.CharField(_("video file (static path)"), max_length=200)
+    poster_path = models.CharField(_("poster image (static path)"), max_length=200, blank=True)
+    duration_seconds = models.PositiveIntegerField(_("duration (seconds)"))
+
+    class Meta:
+        verbose_name = _("video")
+        verbose_name_plural = _("videos")
+        ordering = ["campaign", "order"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "code"], name="video_code_unique")]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def title(self) -> str:
+        return localized(self, "title")
+
+
+class StampCard(models.Model):
+    """A member's scored state for a campaign: the summary the stamp card and the dashboard read.
+
+    Written by the scoring engine for every member it scores, entered or not (a member who
+    has not entered sees what they would already have earned, R2).
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stamp_cards")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="stamp_cards", db_column="member_id")
+    entered = models.BooleanField(_("entered"), default=False)
+    stamps_cleared = models.PositiveSmallIntegerField(_("stamps cleared"), default=0)
+    points_limited = models.IntegerField(_("limited points"), default=0)
+    points_basic = models.IntegerField(_("basic points"), default=0)
+    lottery_eligible = models.BooleanField(_("lottery eligible"), default=False)
+    scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("stamp card")
+        verbose_name_plural = _("stamp cards")
+        constraints = [models.UniqueConstraint(fields=["campaign", "member"], name="stamp_card_unique")]
+        indexes = [
+            models.Index(fields=["campaign", "lottery_eligible"], name="card_lottery"),
+            models.Index(fields=["campaign", "stamps_cleared"], name="card_stamps"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} ({self.stamps_cleared})"
+
+
+class Stamp(models.Model):
+    """A member's progress on one mission (R4)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stamps")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="stamps", db_column="member_id")
+    mission = models.ForeignKey(Mission, on_delete=models.CASCADE, related_name="stamps")
+    progress = models.PositiveIntegerField(_("progress"), default=0)
+    target = models.PositiveIntegerField(_("target"), default=1)
+    cleared = models.BooleanField(_("cleared"), default=False)
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+    cleared_by_transaction = models.ForeignKey(
+        "campaign.Transaction", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    cleared_by_video_view = models.ForeignKey(
+        "campaign.VideoView", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("stamp")
+        verbose_name_plural = _("stamps")
+        constraints = [models.UniqueConstraint(fields=["member", "mission"], name="stamp_one_per_mission")]
+        indexes = [models.Index(fields=["mission", "cleared"], name="stamp_mission_cleared")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.mission_id} {self.progress}/{self.target}"
+
+
+class LedgerKind(models.TextChoices):
+    AWARD = "award", _("award")
+    REVERSAL = "reversal", _("reversal")
+
+
+class PointExport(models.Model):
+    """A numbered export of ledger lines for the WESTER point system (R12)."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="point_exports")
+    number = models.PositiveIntegerField(_("export number"))
+    encoding = models.CharField(_("encoding"), max_length=16, default="utf-8")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    line_count = models.PositiveIntegerField(_("lines"), default=0)
+    points_total = models.BigIntegerField(_("points in total"), default=0)
+    sha256 = models.CharField(_("SHA-256 of the file"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("point export")
+        verbose_name_plural = _("point exports")
+        ordering = ["-number"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "number"], name="point_export_number_unique")]
+
+    def __str__(self) -> str:
+        return f"#{self.number}"
+
+
+class LedgerLine(models.Model):
+    """An append-only line of the points ledger (R10): an award or its reversal.
+
+    ``reward`` names what is rewarded (a mission code, or ``lottery``), ``unit`` the unit
+    of a per-unit reward (the video number), ``generation`` how many times this reward has
+    been awarded before (an award withdrawn by a cancel and earned again is generation 2).
+    The unique constraint makes a second award of the same reward impossible, whatever
+    retries, re-imports or concurrent tasks do.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="ledger_lines")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="ledger_lines", db_column="member_id")
+    mission = models.ForeignKey(Mission, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_lines")
+    reward = models.CharField(_("reward"), max_length=32)
+    unit = models.PositiveSmallIntegerField(_("unit"), default=1)
+    generation = models.PositiveSmallIntegerField(_("generation"), default=1)
+    kind = models.CharField(_("kind"), max_length=16, choices=LedgerKind.choices)
+    points = models.IntegerField(_("points"))
+    point_type = models.CharField(_("point type"), max_length=16, choices=PointType.choices)
+    reason = models.CharField(_("reason"), max_length=200)
+    occurred_at = models.DateTimeField(_("occurred at"), help_text=_("When the mission was cleared or withdrawn."))
+    created_at = models.DateTimeField(_("written at"), auto_now_add=True)
+    export = models.ForeignKey(PointExport, on_delete=models.PROTECT, null=True, blank=True, related_name="lines")
+
+    class Meta:
+        verbose_name = _("ledger line")
+        verbose_name_plural = _("ledger lines")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "member", "reward", "unit", "generation", "kind"], name="ledger_line_once"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "campaign"], name="ledger_member"),
+            models.Index(fields=["export"], name="ledger_export"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.reward} {self.points:+d}"
