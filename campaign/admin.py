@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from campaign.models import Campaign, Entry, ImportBatch, ImportRejection, Member, Transaction, VideoView
+from campaign import import_admin  # noqa: F401  (the transaction import pages)
+from campaign.models import Campaign, Entry, Member, Transaction, VideoView
 
 
 @admin.register(Campaign)
@@ -69,31 +70,3 @@ class VideoViewAdmin(admin.ModelAdmin):
     search_fields = ["=member__member_id"]
     raw_id_fields = ["member"]
     list_select_related = ["video"]
-
-
-class ImportRejectionInline(admin.TabularInline):
-    model = ImportRejection
-    extra = 0
-    fields = ["line", "transaction_id", "reason"]
-    readonly_fields = fields
-    can_delete = False
-    show_change_link = False
-
-
-@admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
-    list_display = [
-        "id",
-        "file_name",
-        "status",
-        "uploaded_by",
-        "created_at",
-        "rows_total",
-        "accepted",
-        "duplicates",
-        "rejected",
-    ]
-    list_filter = ["status"]
-    search_fields = ["file_name", "sha256"]
-    list_select_related = ["uploaded_by"]
-    inlines = [ImportRejectionInline]

@@ -1,0 +1,63 @@
+"""factory_boy factories for the campaign app: members, users, entries, transactions, video views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import factory
+from django.contrib.auth import get_user_model
+
+from campaign.env import JST
+from campaign.models import Campaign, Entry, Member, RecordSource, Transaction
+
+
+def jst(text: str) -> datetime:
+    """``jst("2026-03-06 07:30")`` → an aware datetime in Japan time."""
+    return datetime.fromisoformat(text).replace(tzinfo=JST)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-123")
+
+
+class MemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Member
+        django_get_or_create = ("member_id",)
+
+    member_id = factory.Sequence(lambda n: f"M{n:07d}")
+
+
+class EntryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Entry
+
+    campaign = factory.LazyFunction(lambda: Campaign.objects.current())
+    member = factory.SubFactory(MemberFactory)
+    entered_at = factory.LazyFunction(lambda: jst("2026-03-02 09:00"))
+    received_at = factory.SelfAttribute("entered_at")
+
+
+class TransactionFactory(factory.django.DjangoModelFactory):
+    """A payment by default; ``TransactionFactory(type="charge", amount=10000)`` for a charge."""
+
+    class Meta:
+        model = Transaction
+
+    transaction_id = factory.Sequence(lambda n: f"T{n:09d}")
+    campaign = factory.LazyFunction(lambda: Campaign.objects.current())
+    member = factory.SubFactory(MemberFactory)
+    type = "payment"
+    amount = 1000
+    points_used = 0
+    merchant_code = factory.LazyAttribute(lambda o: "SHOP-0001" if o.type == "payment" else "")
+    occurred_at = factory.LazyFunction(lambda: jst("2026-03-10 12:00"))
+    original_transaction_id = ""
+    charge_method = ""
+    source = RecordSource.API
+    received_at = factory.SelfAttribute("occurred_at")
