@@ -22,6 +22,8 @@ class District(models.Model):
         verbose_name = _("district")
         verbose_name_plural = _("districts")
         ordering = ["order", "code"]
+        # import/export: django-import-export's admin checks merchants.import_district etc.
+        default_permissions = ("add", "change", "delete", "view", "import", "export")
 
     def __str__(self) -> str:
         return self.name_ja
@@ -63,6 +65,8 @@ class Merchant(models.Model):
         verbose_name = _("merchant")
         verbose_name_plural = _("merchants")
         ordering = ["district__order", "order", "code"]
+        # import/export: django-import-export's admin checks merchants.import_merchant etc.
+        default_permissions = ("add", "change", "delete", "view", "import", "export")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
