@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from campaign.models import Campaign
+from django.db import connection
+
+from campaign.models import Campaign, Entry, Member, Transaction, VideoView
 
 SCORE_CHUNK = 1000
 
@@ -42,7 +44,41 @@ def members_score(
     written and the result says what would change; ``missions`` (unsaved Mission objects)
     replaces the stored rules for that evaluation (the admin's preview of a rule change).
     """
-    return ScoreResult()
+    from missions.engine import chunk_score
+    from missions.rules import rules_load
+
+    rules = rules_load(campaign=campaign, missions=missions)
+    result = ScoreResult()
+    if member_ids is None:
+        ids, as_range, size = _members_of_campaign(campaign), True, _full_chunk()
+    else:
+        wanted = sorted({str(m) for m in member_ids})
+        ids, as_range, size = [], False, SCORE_CHUNK
+        for start in range(0, len(wanted), SCORE_CHUNK):
+            part = wanted[start : start + SCORE_CHUNK]
+            ids += sorted(Member.objects.filter(member_id__in=part).values_list("member_id", flat=True))
+    for start in range(0, len(ids), size):
+        chunk = chunk_score(
+            campaign=campaign, rules=rules, member_ids=ids[start : start + size], as_range=as_range, dry_run=dry_run
+        )
+        for name in ("members_scored", "members_changed", "stamps_changed", "awards", "reversals", "points_delta"):
+            setattr(result, name, getattr(result, name) + getattr(chunk, name))
+    return result
+
+
+def _full_chunk() -> int:
+    # PostgreSQL takes large set-based chunks well; SQLite keeps them modest.
+    return 10000 if connection.vendor == "postgresql" else SCORE_CHUNK
+
+
+def _members_of_campaign(campaign: Campaign) -> list[str]:
+    """Every member with anything to score in the campaign, sorted (records, entries, views, cards)."""
+    from missions.models import StampCard
+
+    ids: set[str] = set()
+    for model in (Transaction, Entry, VideoView, StampCard):
+        ids.update(model.objects.filter(campaign=campaign).values_list("member_id", flat=True).distinct())
+    return sorted(ids)
 
 
 def members_score_later(*, campaign: Campaign, member_ids: Iterable[str]) -> None:
@@ -56,13 +92,22 @@ def members_score_later(*, campaign: Campaign, member_ids: Iterable[str]) -> Non
 
 def campaign_rescore_later(*, campaign: Campaign) -> None:
     """Re-score every member of the campaign in the background."""
+    members_score_later(campaign=campaign, member_ids=_members_of_campaign(campaign))
 
 
 def progress_document(*, campaign: Campaign, member_id: str) -> dict:
     """The progress document of SPEC 3.5 for one member (entered or not)."""
-    raise NotImplementedError
+    from missions.progress import progress_build
+
+    return progress_build(campaign=campaign, member_id=member_id)
 
 
 def transactions_explained(*, campaign: Campaign, member_id: str) -> list[dict]:
-    """For each of the member's transactions, newest first: the missions it counted toward, or why none."""
-    raise NotImplementedError
+    """For each of the member's transactions, newest first: the missions it counted toward, or why none.
+
+    The result is a lazy sequence: ``len()`` counts, slicing explains only that page, so
+    Django's and DRF's paginators read one page of a member with hundreds of transactions.
+    """
+    from missions.explain import ExplainedTransactions
+
+    return ExplainedTransactions(campaign=campaign, member_id=member_id)
