@@ -1,0 +1,530 @@
+"""Reading transaction files (SPEC 3.1): format and encoding detection, headers, row validation.
+
+A file is read as a stream of rows; nothing here touches the database, so the same checks
+serve the file import and the system API (``campaign.ingest``). The row check is the
+importer's hot loop (a million rows a file), so it works on plain strings with ``str``
+methods and ``datetime.fromisoformat`` rather than regular expressions or forms.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from django.utils.translation import gettext as _
+
+from campaign.env import JST
+
+MAX_ID = 64
+MAX_AMOUNT = 10**12
+# An XLSX is a zip: refuse one whose parts inflate beyond these (a decompression bomb).
+XLSX_MAX_UNCOMPRESSED = 4 * 1024**3
+XLSX_MAX_RATIO = 200
+_CHUNK = 1024 * 1024
+
+# The columns of SPEC 3.1, in the order the normalized record keeps them.
+COLUMNS = (
+    "transaction_id",
+    "member_id",
+    "type",
+    "amount",
+    "points_used",
+    "merchant_code",
+    "occurred_at",
+    "original_transaction_id",
+    "charge_method",
+)
+REQUIRED_COLUMNS = ("transaction_id", "member_id", "type", "amount", "occurred_at")
+JAPANESE_COLUMNS = {
+    "取引ID": "transaction_id",
+    "会員ID": "member_id",
+    "取引種別": "type",
+    "金額": "amount",
+    "ポイント利用額": "points_used",
+    "加盟店コード": "merchant_code",
+    "取引日時": "occurred_at",
+    "元取引ID": "original_transaction_id",
+    "チャージ方法": "charge_method",
+}
+TYPES = {
+    "charge": "charge",
+    "payment": "payment",
+    "cancel": "cancel",
+    "チャージ": "charge",
+    "支払": "payment",
+    "支払い": "payment",
+    "取消": "cancel",
+    "取消し": "cancel",
+}
+CHARGE_METHODS = {"card", "jwest_card", "seven_atm", "bank"}
+_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+$")
+_LOOSE_TIME = re.compile(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2})(\.\d{1,6})?)?$")
+
+
+class FileRefused(Exception):
+    """The file cannot be read at all; nothing of it is imported (SPEC 3.1)."""
+
+
+class Record(NamedTuple):
+    """A valid transaction, normalized: what is stored and what duplicates are compared on."""
+
+    transaction_id: str
+    member_id: str
+    type: str
+    amount: int
+    points_used: int
+    merchant_code: str
+    occurred_at: datetime
+    original_transaction_id: str
+    charge_method: str
+
+    def content(self) -> tuple:
+        """Everything but the id, with the time in UTC: equal content means a duplicate."""
+        return (*self[1:6], self.occurred_at.astimezone(UTC), *self[7:])
+
+
+@dataclass
+class Window:
+    """What R9 judges a record against: the campaign period, the portal's clock and the cut-off."""
+
+    starts_at: datetime
+    ends_at: datetime
+    cutoff_at: datetime
+    now: datetime
+    skew: timedelta
+
+    @property
+    def latest(self) -> datetime:
+        return self.now + self.skew
+
+
+@dataclass
+class Header:
+    """Where each known column is in the file's rows, and what the header said otherwise."""
+
+    names: list[str]
+    index: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _yen(raw: Any, column: str, errors: dict[str, list[str]]) -> int | None:
+    """Whole yen ≥ 0 from ``1000``, ``"1000"`` or ``"1,000"``; None (with an error) otherwise."""
+    if type(raw) is int:
+        value = raw
+    elif isinstance(raw, float) and not isinstance(raw, bool):
+        if not raw.is_integer():
+            errors.setdefault(column, []).append(
+                _("%(column)s %(value)s is not whole yen: decimals are not allowed.") % {"column": column, "value": raw}
+            )
+            return None
+        value = int(raw)
+    else:
+        text = _text(raw)
+        digits = text
+        if "," in text:
+            digits = text.replace(",", "") if _GROUPED.match(text) else "x"
+        if digits.isascii() and digits.isdigit():
+            value = int(digits)
+        else:
+            if text.startswith("-") and text[1:].replace(",", "").replace(".", "").isdigit():
+                message = _("%(column)s %(value)r is negative: it must be whole yen, 0 or more.")
+            elif text.replace(",", "").replace(".", "", 1).isdigit() and text.isascii():
+                message = _("%(column)s %(value)r is not whole yen: decimals are not allowed.")
+            else:
+                message = _("%(column)s %(value)r is not a number of yen (write 1000 or 1,000).")
+            errors.setdefault(column, []).append(message % {"column": column, "value": text})
+            return None
+    if value < 0:
+        errors.setdefault(column, []).append(
+            _("%(column)s %(value)r is negative: it must be whole yen, 0 or more.") % {"column": column, "value": value}
+        )
+        return None
+    if value > MAX_AMOUNT:
+        errors.setdefault(column, []).append(
+            _("%(column)s %(value)r is too large.") % {"column": column, "value": value}
+        )
+        return None
+    return value
+
+
+def parse_time(raw: Any) -> datetime | None:
+    """A time of SPEC 3.1 as an aware datetime; a time without an offset is JST. None if unreadable."""
+    if isinstance(raw, datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=JST)
+    if isinstance(raw, date) or not isinstance(raw, str):
+        return None
+    text = raw.strip()
+    if len(text) < 16:  # a date alone is not a time
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        match = _LOOSE_TIME.match(text)
+        if match is None:
+            return None
+        year, month, day, hour, minute, second, fraction = match.groups()
+        try:
+            parsed = datetime(
+                int(year),
+                int(month),
+                int(day),
+                int(hour),
+                int(minute),
+                int(second or 0),
+                int((fraction or ".0")[1:].ljust(6, "0")),
+            )
+        except ValueError:
+            return None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=JST)
+    return parsed
+
+
+def _error(errors: dict[str, list[str]], column: str, message: str) -> None:
+    errors.setdefault(column, []).append(message)
+
+
+def record_check(values: tuple | list, window: Window) -> tuple[Record | None, dict[str, list[str]]]:
+    """Check one row given as the values of COLUMNS, in that order (missing: "" or None).
+
+    Returns the normalized record, or None and the errors by column: clear sentences that
+    name the column and the bad value, one list per column as the API answers them.
+    """
+    raw_tid, raw_mid, raw_type, raw_amount, raw_points, raw_merchant, raw_time, raw_original, raw_method = values
+    errors: dict[str, list[str]] = {}
+
+    tid = raw_tid.strip() if type(raw_tid) is str else _text(raw_tid)
+    if not tid or len(tid) > MAX_ID:
+        _error(errors, "transaction_id", _("transaction_id %(value)r must be 1 to 64 characters.") % {"value": tid})
+    mid = raw_mid.strip() if type(raw_mid) is str else _text(raw_mid)
+    if not mid or len(mid) > MAX_ID or not mid.isascii() or not mid.isprintable() or " " in mid:
+        _error(
+            errors,
+            "member_id",
+            _("member_id %(value)r must be 1 to 64 letters, digits or symbols, without spaces.") % {"value": mid},
+        )
+    type_text = raw_type.strip() if type(raw_type) is str else _text(raw_type)
+    kind = TYPES.get(type_text) or TYPES.get(type_text.lower())
+    if kind is None:
+        _error(
+            errors,
+            "type",
+            _("type %(value)r is not one of charge, payment, cancel (チャージ, 支払, 取消).") % {"value": type_text},
+        )
+
+    if kind == "cancel" and _text(raw_amount) == "":
+        amount = 0
+    elif _text(raw_amount) == "":
+        amount = None
+        _error(errors, "amount", _("amount is required."))
+    else:
+        amount = _yen(raw_amount, "amount", errors)
+
+    points = 0 if (raw_points is None or raw_points == "") else _yen(raw_points, "points_used", errors)
+    if points:
+        if kind == "charge":
+            _error(
+                errors,
+                "points_used",
+                _("points_used %(value)r is only for payments: a charge uses no points.") % {"value": points},
+            )
+        elif amount is not None and points > amount:
+            _error(
+                errors,
+                "points_used",
+                _("points_used %(points)r is more than the amount %(amount)r.") % {"points": points, "amount": amount},
+            )
+
+    merchant = raw_merchant.strip() if type(raw_merchant) is str else _text(raw_merchant)
+    if kind == "payment" and not merchant:
+        _error(errors, "merchant_code", _("merchant_code is required for a payment."))
+    elif kind == "charge" and merchant:
+        _error(errors, "merchant_code", _("merchant_code %(value)r must be empty for a charge.") % {"value": merchant})
+    elif len(merchant) > MAX_ID:
+        _error(
+            errors, "merchant_code", _("merchant_code %(value)r is longer than 64 characters.") % {"value": merchant}
+        )
+
+    original = raw_original.strip() if type(raw_original) is str else _text(raw_original)
+    if kind == "cancel":
+        if not original:
+            _error(errors, "original_transaction_id", _("original_transaction_id is required for a cancel."))
+        elif len(original) > MAX_ID:
+            _error(
+                errors,
+                "original_transaction_id",
+                _("original_transaction_id %(value)r is longer than 64 characters.") % {"value": original},
+            )
+        elif original == tid:
+            _error(
+                errors,
+                "original_transaction_id",
+                _("original_transaction_id %(value)r names the cancel itself.") % {"value": original},
+            )
+    elif original and kind is not None:
+        _error(
+            errors,
+            "original_transaction_id",
+            _("original_transaction_id %(value)r is only for cancels.") % {"value": original},
+        )
+
+    method = raw_method.strip() if type(raw_method) is str else _text(raw_method)
+    if method:
+        method = method.lower()
+        if method not in CHARGE_METHODS:
+            _error(
+                errors,
+                "charge_method",
+                _("charge_method %(value)r is not one of card, jwest_card, seven_atm, bank.") % {"value": method},
+            )
+        elif kind == "payment":
+            _error(errors, "charge_method", _("charge_method %(value)r is only for charges.") % {"value": method})
+
+    occurred = parse_time(raw_time)
+    if occurred is None:
+        _error(
+            errors,
+            "occurred_at",
+            _(
+                "occurred_at %(value)r is not a time such as 2026-03-06T07:30:00+09:00, "
+                "2026-03-06 07:30:00 or 2026/03/06 7:30:00."
+            )
+            % {"value": _text(raw_time)},
+        )
+    else:
+        # R9: judged on the portal's clock; a cancel counts whatever its own time, but not from the future.
+        if window.now > window.cutoff_at:
+            _error(
+                errors,
+                "non_field_errors",
+                _("Received after the data cut-off (%(cutoff)s): records are no longer accepted.")
+                % {"cutoff": window.cutoff_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")},
+            )
+        elif occurred > window.latest:
+            _error(
+                errors, "occurred_at", _("occurred_at %(value)s is in the future.") % {"value": occurred.isoformat()}
+            )
+        elif kind != "cancel" and not (window.starts_at <= occurred < window.ends_at):
+            _error(
+                errors,
+                "occurred_at",
+                _("occurred_at %(value)s is outside the campaign period.") % {"value": occurred.isoformat()},
+            )
+
+    if errors:
+        return None, errors
+    return Record(tid, mid, kind, amount, points, merchant, occurred, original, method), errors
+
+
+def errors_reason(errors: dict[str, list[str]]) -> str:
+    """The errors of a row as one sentence list, for the import report."""
+    return " ".join(message for messages in errors.values() for message in messages)
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def header_read(names: list[Any]) -> Header:
+    """Map a header row to COLUMNS; refuse it when a required column is missing or repeated."""
+    cleaned = [_text(name).lstrip("\ufeff").strip() for name in names]
+    if not any(cleaned):
+        raise FileRefused(_("The file has no header row: the first line must name the columns."))
+    index: dict[str, int] = {}
+    unknown: list[str] = []
+    for position, name in enumerate(cleaned):
+        if not name:
+            continue
+        key = name.lower().replace(" ", "_").replace("-", "_")
+        column = key if key in COLUMNS else JAPANESE_COLUMNS.get(name.replace(" ", "").replace("\u3000", ""))
+        if column is None:
+            unknown.append(name)
+            continue
+        if column in index:
+            raise FileRefused(_("The column %(column)s appears twice in the header.") % {"column": column})
+        index[column] = position
+    missing = [column for column in REQUIRED_COLUMNS if column not in index]
+    if missing:
+        raise FileRefused(
+            _("The required column %(columns)s is missing from the header (found: %(found)s).")
+            % {"columns": ", ".join(missing), "found": ", ".join(name for name in cleaned if name) or "-"}
+        )
+    warnings = [
+        _("The column %(name)r is not a transaction column and was ignored.") % {"name": name} for name in unknown
+    ]
+    return Header(names=cleaned, index=index, warnings=warnings)
+
+
+@dataclass
+class RowSource:
+    """The rows of a file: ``header`` once known, then ``rows()`` yields (line, values)."""
+
+    path: Path
+    kind: str  # "csv" or "xlsx"
+    encoding: str = ""
+    delimiter: str = ","
+    approx_rows: int = 0
+    header: Header | None = None
+
+    def rows(self) -> Iterator[tuple[int, list]]:
+        if self.kind == "xlsx":
+            return self._xlsx_rows()
+        return self._csv_rows()
+
+    def _csv_rows(self) -> Iterator[tuple[int, list]]:
+        with self.path.open(encoding=self.encoding, newline="", errors="strict") as stream:
+            reader = csv.reader(stream, delimiter=self.delimiter)
+            try:
+                names = next(reader, None)
+                if names is None:
+                    raise FileRefused(_("The file is empty: it has no header row."))
+                self.header = header_read(names)
+                previous = reader.line_num
+                for values in reader:
+                    line = previous + 1
+                    previous = reader.line_num
+                    yield line, values
+            except csv.Error as exc:
+                raise FileRefused(
+                    _("The file is not a readable CSV near line %(line)s: %(error)s.")
+                    % {"line": reader.line_num, "error": exc}
+                ) from None
+            except UnicodeDecodeError:
+                raise FileRefused(
+                    _("Cannot read the file's encoding: it is neither UTF-8 nor CP932 (Shift_JIS).")
+                ) from None
+
+    def _xlsx_rows(self) -> Iterator[tuple[int, list]]:
+        import openpyxl
+
+        try:
+            workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+            raise FileRefused(_("The XLSX file cannot be read: %(error)s.") % {"error": exc}) from None
+        try:
+            sheet = workbook.worksheets[0] if workbook.worksheets else None
+            if sheet is None:
+                raise FileRefused(_("The XLSX file has no sheet."))
+            rows = sheet.iter_rows(values_only=True)
+            try:
+                names = next(rows, None)
+                if names is None:
+                    raise FileRefused(_("The file is empty: it has no header row."))
+                self.header = header_read(list(names))
+                for line, values in enumerate(rows, start=2):
+                    yield line, list(values)
+            except FileRefused:
+                raise
+            except Exception as exc:
+                raise FileRefused(_("The XLSX file cannot be read: %(error)s.") % {"error": exc}) from None
+        finally:
+            workbook.close()
+
+
+def _xlsx_check(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise FileRefused(_("The file looks like XLSX but is not a readable workbook.")) from None
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size > 10 * 1024**2 and info.file_size > XLSX_MAX_RATIO * max(info.compress_size, 1):
+            raise FileRefused(_("The XLSX file inflates far beyond its size; it is refused as unsafe."))
+    if total > XLSX_MAX_UNCOMPRESSED:
+        raise FileRefused(_("The XLSX file is too large once unpacked; split it or save it as CSV."))
+
+
+def _encoding_detect(path: Path) -> tuple[str, int, bytes]:
+    """Decode the whole file strictly as UTF-8, else CP932; also count its lines (for the progress bar)."""
+    for encoding in ("utf-8-sig", "cp932"):
+        decoder = codecs.getincrementaldecoder(encoding)("strict")
+        lines = 0
+        first = b""
+        try:
+            with path.open("rb") as stream:
+                while chunk := stream.read(_CHUNK):
+                    if not first:
+                        first = chunk[:4096]
+                    if b"\x00" in chunk:
+                        raise FileRefused(
+                            _("The file contains binary data (NUL bytes): it is not a CSV in UTF-8 or CP932.")
+                        )
+                    decoder.decode(chunk)
+                    lines += chunk.count(b"\n")
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return ("utf-8-sig" if encoding == "utf-8-sig" else "cp932"), lines, first
+    raise FileRefused(_("Cannot read the file's encoding: it is neither UTF-8 nor CP932 (Shift_JIS)."))
+
+
+def file_open(path: str | Path) -> RowSource:
+    """Detect the file's format and encoding; refuse what is neither CSV (UTF-8/CP932) nor XLSX."""
+    path = Path(path)
+    try:
+        with path.open("rb") as stream:
+            magic = stream.read(8)
+    except OSError as exc:
+        raise FileRefused(_("The file cannot be opened: %(error)s.") % {"error": exc.strerror or exc}) from None
+    if not magic:
+        raise FileRefused(_("The file is empty: it has no header row."))
+    if magic.startswith(b"PK\x03\x04"):
+        _xlsx_check(path)
+        return RowSource(path=path, kind="xlsx")
+    if magic.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FileRefused(_("Old Excel (.xls) files cannot be read: save the file as XLSX or CSV."))
+    encoding, lines, first = _encoding_detect(path)
+    head = first.decode(encoding, errors="ignore").split("\n", 1)[0]
+    delimiter = "\t" if "\t" in head and "," not in head else ","
+    return RowSource(path=path, kind="csv", encoding=encoding, delimiter=delimiter, approx_rows=max(lines - 1, 0))
+
+
+def row_values(values: list, header: Header) -> tuple[list, str]:
+    """The values of COLUMNS from a file row (missing columns empty), and a problem with its shape."""
+    width = len(header.names)
+    problem = ""
+    if len(values) < width and any(v not in ("", None) for v in values):
+        # Short rows from spreadsheets that drop trailing empty cells are fine; the checks judge the values.
+        pass
+    elif len(values) > width and any(v not in ("", None) for v in values[width:]):
+        problem = _("The row has %(found)s fields but the header has %(width)s.") % {
+            "found": len(values),
+            "width": width,
+        }
+    index = header.index
+    n = len(values)
+    picked = []
+    for column in COLUMNS:
+        position = index.get(column)
+        picked.append(values[position] if position is not None and position < n else "")
+    return picked, problem
+
+
+def raw_row(values: list, header: Header) -> dict[str, str]:
+    """The row as read, by header name, for the error report."""
+    names = header.names
+    return {
+        (names[i] if i < len(names) and names[i] else f"column_{i + 1}"): _text(v)[:500]
+        for i, v in enumerate(values[:50])
+    }

@@ -1,0 +1,609 @@
+"""Transaction ingestion: records from files and from the system API into the store (SPEC 3.1, 3.3, R9).
+
+Both ways in share the row checks of ``campaign.importers`` and the same judgement of
+duplicates: the same ``transaction_id`` with identical content is a duplicate (counted,
+ignored), with different content a conflict (rejected; the stored record is kept), and
+within one file or call the first occurrence wins. The unique ``transaction_id`` decides
+between racing writers (``ON CONFLICT DO NOTHING``), so re-sending or re-importing changes
+nothing.
+
+On PostgreSQL a file goes through COPY into a temporary staging table and is merged
+set-based; on SQLite (development) it is merged in batches through the ORM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from campaign import clock
+from campaign.importers import (
+    COLUMNS,
+    FileRefused,
+    Record,
+    RowSource,
+    Window,
+    errors_reason,
+    file_open,
+    raw_row,
+    record_check,
+    row_values,
+)
+from campaign.models import (
+    Campaign,
+    ImportBatch,
+    ImportRejection,
+    ImportStatus,
+    Member,
+    RecordSource,
+    Transaction,
+)
+from campaign.services import CLOCK_SKEW
+
+logger = logging.getLogger(__name__)
+
+API_MAX_RECORDS = 1000
+CHUNK = 5000  # rows merged at once through the ORM (SQLite, API)
+COPY_CHUNK = 50_000  # rows per COPY statement on PostgreSQL (progress is saved between them)
+REJECTION_CHUNK = 1000
+PROGRESS_EVERY = 10_000
+_STORED = (
+    "transaction_id",
+    "member_id",
+    "type",
+    "amount",
+    "points_used",
+    "merchant_code",
+    "occurred_at",
+    "original_transaction_id",
+    "charge_method",
+)
+
+
+@dataclass
+class Rejection:
+    """A record that was not stored: its line (file) or index (API), id, and errors by column."""
+
+    index: int
+    transaction_id: str
+    errors: dict[str, list[str]]
+    raw: dict = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        return errors_reason(self.errors)
+
+
+@dataclass
+class IngestResult:
+    rows: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+    member_ids: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"rows={self.rows} accepted={self.accepted} duplicates={self.duplicates} rejected={self.rejected}"
+
+
+def window_for(campaign: Campaign) -> Window:
+    return Window(
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        cutoff_at=campaign.data_cutoff_at,
+        now=clock.now(),
+        skew=CLOCK_SKEW,
+    )
+
+
+def _conflict_errors(transaction_id: str) -> dict[str, list[str]]:
+    return {
+        "transaction_id": [
+            _(
+                "transaction_id %(id)s was already received with different content; "
+                "the stored record is kept (a conflict)."
+            )
+            % {"id": transaction_id}
+        ]
+    }
+
+
+# --- the API ------------------------------------------------------------------------------
+
+
+def _api_values(item: Any) -> tuple[list | None, dict[str, list[str]]]:
+    """The COLUMNS values of one JSON record, or errors for values JSON allows but a record does not."""
+    if not isinstance(item, dict):
+        return None, {"non_field_errors": [_("Each transaction must be a JSON object.")]}
+    values: list = []
+    errors: dict[str, list[str]] = {}
+    for column in COLUMNS:
+        value = item.get(column)
+        if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
+            values.append(value)
+            continue
+        if not isinstance(value, str):
+            errors[column] = [_("%(column)s must be text or a number.") % {"column": column}]
+        elif "\x00" in value or len(value) > 1000:
+            errors[column] = [_("%(column)s contains a NUL character or is far too long.") % {"column": column}]
+        else:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                errors[column] = [_("%(column)s is not valid Unicode text.") % {"column": column}]
+        values.append(value)
+    return values, errors
+
+
+def transactions_ingest(
+    *,
+    campaign: Campaign,
+    records: Iterable[Any],
+    source: str = RecordSource.API,
+    score: bool = True,
+) -> IngestResult:
+    """Store the records the system API sends (SPEC 3.3): check, merge, and re-score later.
+
+    Each record is judged on its own: the answer lists the rejected ones by index; the
+    others are stored (or counted as duplicates). Sending the same batch twice changes
+    nothing the second time.
+    """
+    window = window_for(campaign)
+    result = IngestResult()
+    valid: list[tuple[int, Record]] = []
+    for index, item in enumerate(records):
+        result.rows += 1
+        values, errors = _api_values(item)
+        record = None
+        if not errors:
+            record, errors = record_check(values, window)
+        if record is None:
+            tid = item.get("transaction_id") if isinstance(item, dict) else None
+            result.rejections.append(Rejection(index, tid if isinstance(tid, str) else str(tid or ""), errors))
+        else:
+            valid.append((index, record))
+    with transaction.atomic():
+        for start in range(0, len(valid), CHUNK):
+            _merge_chunk(
+                campaign=campaign, items=valid[start : start + CHUNK], source=source, batch=None, result=result
+            )
+        if score and result.member_ids:
+            from missions.services import members_score_later
+
+            members_score_later(campaign=campaign, member_ids=result.member_ids)
+    result.rejections.sort(key=lambda r: r.index)
+    result.rejected = len(result.rejections)
+    return result
+
+
+def _merge_chunk(
+    *,
+    campaign: Campaign,
+    items: list[tuple[int, Record]],
+    source: str,
+    batch: ImportBatch | None,
+    result: IngestResult,
+) -> list[Rejection]:
+    """Merge valid records through the ORM; returns the conflicts (also added to ``result``)."""
+    firsts: dict[str, tuple[int, Record]] = {}
+    later: list[tuple[int, Record]] = []
+    for index, record in items:
+        if record.transaction_id in firsts:
+            later.append((index, record))
+        else:
+            firsts[record.transaction_id] = (index, record)
+
+    def stored_content(ids: Iterable[str]) -> dict[str, tuple]:
+        stored: dict[str, tuple] = {}
+        ids = list(ids)
+        for start in range(0, len(ids), 900):
+            for row in Transaction.objects.filter(transaction_id__in=ids[start : start + 900]).values_list(*_STORED):
+                stored[row[0]] = Record(*row).content()
+        return stored
+
+    before = stored_content(firsts)
+    new = [(index, record) for tid, (index, record) in firsts.items() if tid not in before]
+    received_at = clock.now()
+    if new:
+        Member.objects.bulk_create(
+            [Member(member_id=mid) for mid in sorted({record.member_id for _i, record in new})],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+        Transaction.objects.bulk_create(
+            [
+                Transaction(
+                    transaction_id=record.transaction_id,
+                    campaign=campaign,
+                    member_id=record.member_id,
+                    type=record.type,
+                    amount=record.amount,
+                    points_used=record.points_used,
+                    merchant_code=record.merchant_code,
+                    occurred_at=record.occurred_at,
+                    original_transaction_id=record.original_transaction_id,
+                    charge_method=record.charge_method,
+                    source=source,
+                    import_batch=batch,
+                    received_at=received_at,
+                )
+                for _index, record in new
+            ],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+    after = {**before, **stored_content(record.transaction_id for _i, record in new)}
+    conflicts: list[Rejection] = []
+    new_ids = {record.transaction_id for _i, record in new}
+    for index, record in [*firsts.values(), *later]:
+        same = after.get(record.transaction_id) == record.content()
+        is_first = firsts[record.transaction_id][0] == index
+        if same and is_first and record.transaction_id in new_ids:
+            result.accepted += 1
+            result.member_ids.add(record.member_id)
+        elif same:
+            result.duplicates += 1
+        else:
+            conflicts.append(Rejection(index, record.transaction_id, _conflict_errors(record.transaction_id)))
+    result.rejections.extend(conflicts)
+    return conflicts
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def file_sha256(path: str | Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with Path(path).open("rb") as stream:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def import_batch_create(
+    *, campaign: Campaign, path: str | Path, file_name: str = "", user=None, sha256: str = "", size: int = 0
+) -> ImportBatch:
+    """Record an import of the file at ``path`` (the command's; the admin stores the upload itself)."""
+    if not sha256:
+        sha256, size = file_sha256(path)
+    return ImportBatch.objects.create(
+        campaign=campaign,
+        file_name=(file_name or Path(path).name)[:255],
+        sha256=sha256,
+        size_bytes=size,
+        uploaded_by=user,
+    )
+
+
+def import_earlier(*, batch: ImportBatch) -> ImportBatch | None:
+    """A finished import of the same file (same SHA-256), if there is one."""
+    return (
+        ImportBatch.objects.filter(sha256=batch.sha256, status=ImportStatus.DONE)
+        .exclude(pk=batch.pk)
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def import_batch_run(*, batch: ImportBatch, path: str | Path | None = None, scoring: str = "later") -> ImportBatch:
+    """Import the batch's file and record the outcome on the batch; safe to run twice.
+
+    ``scoring``: "later" enqueues the re-scoring of the members touched (the admin's
+    task), "now" scores them before returning (the command), "none" leaves them.
+    """
+    if batch.status in (ImportStatus.DONE, ImportStatus.REFUSED):
+        return batch
+    path = Path(path) if path else Path(batch.file.path)
+    ImportRejection.objects.filter(batch=batch).delete()  # a retried run starts over
+    batch.status = ImportStatus.RUNNING
+    batch.started_at = timezone.now()
+    batch.rows_done = 0
+    batch.save(update_fields=["status", "started_at", "rows_done"])
+    try:
+        source = file_open(path)
+        batch.rows_total = source.approx_rows or None
+        ImportBatch.objects.filter(pk=batch.pk).update(rows_total=batch.rows_total)
+        result = transactions_import(campaign=batch.campaign, source=source, batch=batch, scoring=scoring)
+    except FileRefused as exc:
+        ImportRejection.objects.filter(batch=batch).delete()
+        batch.status = ImportStatus.REFUSED
+        batch.message = str(exc)
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["status", "message", "finished_at"])
+        return batch
+    except Exception as exc:
+        logger.exception("Import #%s failed", batch.pk)
+        batch.status = ImportStatus.FAILED
+        batch.message = f"{type(exc).__name__}: {exc}"[:2000]
+        batch.finished_at = timezone.now()
+        batch.save(update_fields=["status", "message", "finished_at"])
+        raise
+    batch.status = ImportStatus.DONE
+    batch.rows_total = result.rows
+    batch.rows_done = result.rows
+    batch.accepted = result.accepted
+    batch.duplicates = result.duplicates
+    batch.rejected = result.rejected
+    batch.warnings = result.warnings
+    batch.message = result.summary()
+    batch.finished_at = timezone.now()
+    batch.save()
+    return batch
+
+
+def _rows_checked(
+    *, source: RowSource, window: Window, result: IngestResult, rejections: list[ImportRejection], batch: ImportBatch
+) -> Iterator[tuple[int, Record]]:
+    """The file's valid records with their line; rejected rows go to ``rejections`` as they come."""
+    rows = source.rows()
+    check = record_check
+    for line, values in rows:
+        if not values or not any(v not in ("", None) for v in values):
+            continue  # blank lines and spreadsheets' empty rows are not rows
+        result.rows += 1
+        picked, problem = row_values(values, source.header)
+        record, errors = check(picked, window)
+        if problem:
+            errors = {"non_field_errors": [problem], **errors}
+            record = None
+        if record is None:
+            result.rejected += 1
+            rejections.append(
+                ImportRejection(
+                    batch=batch,
+                    line=line,
+                    transaction_id=str(picked[0] or "").strip()[:255],
+                    reason=errors_reason(errors),
+                    raw=raw_row(values, source.header),
+                )
+            )
+            continue
+        yield line, record
+
+
+def _rejections_flush(rejections: list[ImportRejection]) -> None:
+    if rejections:
+        ImportRejection.objects.bulk_create(rejections)
+        rejections.clear()
+
+
+def transactions_import(
+    *,
+    campaign: Campaign,
+    source: RowSource,
+    batch: ImportBatch,
+    scoring: str = "later",
+    progress: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Import the rows of an opened file into ``campaign`` as ``batch`` (SPEC 3.1).
+
+    Memory stays bounded whatever the file's size: rows are streamed, checked, and merged
+    in chunks (SQLite) or staged through COPY and merged set-based (PostgreSQL). Rejected
+    rows are written to ImportRejection as they come.
+    """
+    window = window_for(campaign)
+    result = IngestResult()
+    rejections: list[ImportRejection] = []
+    started = time.monotonic()
+
+    def report(done: int) -> None:
+        ImportBatch.objects.filter(pk=batch.pk).update(rows_done=done)
+        if progress:
+            progress(done)
+
+    valid = _rows_checked(source=source, window=window, result=result, rejections=rejections, batch=batch)
+    if connection.vendor == "postgresql":
+        _import_postgresql(
+            campaign=campaign, valid=valid, batch=batch, result=result, report=report, rejections=rejections
+        )
+    else:
+        with transaction.atomic():
+            chunk: list[tuple[int, Record]] = []
+            next_report = PROGRESS_EVERY
+            for item in valid:
+                chunk.append(item)
+                if len(rejections) >= REJECTION_CHUNK:
+                    _rejections_flush(rejections)
+                if len(chunk) >= CHUNK:
+                    _file_chunk_merge(campaign=campaign, chunk=chunk, batch=batch, result=result)
+                    chunk = []
+                    if result.rows >= next_report:
+                        report(result.rows)
+                        next_report = result.rows + PROGRESS_EVERY
+            _file_chunk_merge(campaign=campaign, chunk=chunk, batch=batch, result=result)
+            _rejections_flush(rejections)
+    result.warnings = list(source.header.warnings) if source.header else []
+    result.member_ids = set()  # the touched members are read back from the store, in chunks
+    report(result.rows)
+    logger.info("Import #%s: %s in %.1f s", batch.pk, result.summary(), time.monotonic() - started)
+    if scoring != "none":
+        _touched_score(campaign=campaign, batch=batch, now=scoring == "now")
+    return result
+
+
+def _file_chunk_merge(
+    *, campaign: Campaign, chunk: list[tuple[int, Record]], batch: ImportBatch, result: IngestResult
+) -> None:
+    if not chunk:
+        return
+    before = len(result.rejections)
+    conflicts = _merge_chunk(campaign=campaign, items=chunk, source=RecordSource.FILE, batch=batch, result=result)
+    del result.rejections[before:]
+    result.member_ids.clear()
+    result.rejected += len(conflicts)
+    by_line = dict(chunk)
+    ImportRejection.objects.bulk_create(
+        [
+            ImportRejection(
+                batch=batch,
+                line=conflict.index,
+                transaction_id=conflict.transaction_id,
+                reason=conflict.reason,
+                raw=_record_raw(by_line[conflict.index]),
+            )
+            for conflict in conflicts
+        ]
+    )
+
+
+def _record_raw(record: Record) -> dict[str, str]:
+    return {
+        column: (value.isoformat() if hasattr(value, "isoformat") else str(value))
+        for column, value in zip(COLUMNS, record, strict=True)
+    }
+
+
+def _touched_score(*, campaign: Campaign, batch: ImportBatch, now: bool) -> None:
+    """Re-score the members whose transactions this import stored, in chunks (bounded memory)."""
+    from missions import services as scoring
+
+    ids = (
+        Transaction.objects.filter(import_batch=batch)
+        .order_by("member_id")
+        .values_list("member_id", flat=True)
+        .distinct()
+        .iterator(chunk_size=scoring.SCORE_CHUNK)
+    )
+    chunk: list[str] = []
+    for member_id in ids:
+        chunk.append(member_id)
+        if len(chunk) >= scoring.SCORE_CHUNK:
+            _score(scoring, campaign, chunk, now)
+            chunk = []
+    if chunk:
+        _score(scoring, campaign, chunk, now)
+
+
+def _score(scoring, campaign: Campaign, member_ids: list[str], now: bool) -> None:
+    if now:
+        scoring.members_score(campaign=campaign, member_ids=member_ids)
+    else:
+        scoring.members_score_later(campaign=campaign, member_ids=member_ids)
+
+
+# --- PostgreSQL: COPY into a staging table, merge set-based ---------------------------------
+
+_STAGE_COLUMNS = "line, " + ", ".join(COLUMNS)
+_SAME = (
+    "(s.member_id, s.type, s.amount, s.points_used, s.merchant_code, s.occurred_at, "
+    "s.original_transaction_id, s.charge_method) IS NOT DISTINCT FROM "
+    "(t.member_id, t.type, t.amount, t.points_used, t.merchant_code, t.occurred_at, "
+    "t.original_transaction_id, t.charge_method)"
+)
+
+
+def _import_postgresql(
+    *,
+    campaign: Campaign,
+    valid: Iterator[tuple[int, Record]],
+    batch: ImportBatch,
+    result: IngestResult,
+    report: Callable[[int], None],
+    rejections: list[ImportRejection],
+) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS import_stage")
+        cursor.execute("DROP TABLE IF EXISTS import_first")
+        cursor.execute(
+            "CREATE TEMP TABLE import_stage (line integer, transaction_id varchar(64), member_id varchar(64), "
+            "type varchar(8), amount bigint, points_used bigint, merchant_code varchar(64), "
+            "occurred_at timestamptz, original_transaction_id varchar(64), charge_method varchar(16))"
+        )
+        try:
+            exhausted = False
+            while not exhausted:
+                exhausted = True
+                with cursor.copy(f"COPY import_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
+                    write = copy.write_row
+                    # The connection is busy while a COPY runs: stop it now and then to save the
+                    # rejected rows and the progress the admin page shows.
+                    for n, (line, record) in enumerate(valid, start=1):
+                        write((line, *record))
+                        if n >= COPY_CHUNK or len(rejections) >= REJECTION_CHUNK:
+                            exhausted = False
+                            break
+                _rejections_flush(rejections)
+                report(result.rows)
+            with transaction.atomic():
+                _merge_staged(cursor=cursor, campaign=campaign, batch=batch, result=result)
+        finally:
+            cursor.execute("DROP TABLE IF EXISTS import_stage")
+            cursor.execute("DROP TABLE IF EXISTS import_first")
+
+
+def _merge_staged(*, cursor, campaign: Campaign, batch: ImportBatch, result: IngestResult) -> None:
+    now = clock.now()
+    cursor.execute("CREATE INDEX ON import_stage (transaction_id, line)")
+    cursor.execute("ANALYZE import_stage")
+    cursor.execute(
+        "CREATE TEMP TABLE import_first ON COMMIT DROP AS "
+        "SELECT DISTINCT ON (transaction_id) * FROM import_stage ORDER BY transaction_id, line"
+    )
+    cursor.execute(
+        "INSERT INTO campaign_member (member_id, created_at) "
+        "SELECT DISTINCT f.member_id, %s::timestamptz FROM import_first f "
+        "WHERE NOT EXISTS (SELECT 1 FROM campaign_member m WHERE m.member_id = f.member_id) "
+        "ON CONFLICT (member_id) DO NOTHING",
+        [timezone.now()],
+    )
+    cursor.execute(
+        "INSERT INTO campaign_transaction (transaction_id, campaign_id, member_id, type, amount, points_used, "
+        "merchant_code, occurred_at, original_transaction_id, charge_method, source, import_batch_id, received_at) "
+        "SELECT f.transaction_id, %s, f.member_id, f.type, f.amount, f.points_used, f.merchant_code, f.occurred_at, "
+        "f.original_transaction_id, f.charge_method, %s, %s, %s FROM import_first f "
+        "ON CONFLICT (transaction_id) DO NOTHING",
+        [campaign.pk, RecordSource.FILE, batch.pk, now],
+    )
+    judged = (
+        "SELECT s.*, (coalesce(t.import_batch_id, 0) = %(batch)s AND s.line = f.line) AS accepted, "
+        f"{_SAME} AS same FROM import_stage s JOIN import_first f USING (transaction_id) "
+        "JOIN campaign_transaction t ON t.transaction_id = s.transaction_id"
+    )
+    cursor.execute(
+        "SELECT count(*) FILTER (WHERE accepted), count(*) FILTER (WHERE NOT accepted AND same), "
+        f"count(*) FILTER (WHERE NOT accepted AND NOT same) FROM ({judged}) j",
+        {"batch": batch.pk},
+    )
+    accepted, duplicates, conflicts = cursor.fetchone()
+    result.accepted += accepted
+    result.duplicates += duplicates
+    result.rejected += conflicts
+    if conflicts:
+        marker = "@@ID@@"
+        template = _conflict_errors(marker)["transaction_id"][0]
+        cursor.execute(
+            "INSERT INTO campaign_importrejection (batch_id, line, transaction_id, reason, raw) "
+            "SELECT %(batch)s, j.line, j.transaction_id, replace(%(template)s, %(marker)s, j.transaction_id), "
+            "json_build_object('transaction_id', j.transaction_id, 'member_id', j.member_id, 'type', j.type, "
+            "'amount', j.amount::text, 'points_used', j.points_used::text, 'merchant_code', j.merchant_code, "
+            "'occurred_at', j.occurred_at, 'original_transaction_id', j.original_transaction_id, "
+            "'charge_method', j.charge_method) "
+            f"FROM ({judged}) j WHERE NOT j.accepted AND NOT j.same",
+            {"batch": batch.pk, "template": template, "marker": marker},
+        )
+
+
+def rejections_csv_rows(*, batch: ImportBatch) -> Iterator[list[str]]:
+    """The error report: line, transaction_id, reason and the row as read (as JSON)."""
+    yield ["line", "transaction_id", "reason", "row"]
+    for rejection in ImportRejection.objects.filter(batch=batch).order_by("line").iterator(chunk_size=2000):
+        yield [
+            str(rejection.line),
+            rejection.transaction_id,
+            rejection.reason,
+            json.dumps(rejection.raw, ensure_ascii=False),
+        ]

@@ -1,0 +1,47 @@
+"""`manage.py import_transactions PATH`: import a transaction file and score it (SPEC 3.2)."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from campaign.ingest import import_batch_create, import_batch_run, import_earlier
+from campaign.models import Campaign, ImportRejection, ImportStatus
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a transaction file (CSV in UTF-8 or CP932, or XLSX) and score the members it touches. "
+        "Prints the rejected rows and a summary line; exits non-zero when the file is refused whole."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", help="the CSV or XLSX file")
+        parser.add_argument(
+            "--no-score", action="store_true", help="store the transactions only; score later (manage.py rescore)"
+        )
+
+    def handle(self, *args, path: str, no_score: bool, **options):
+        try:
+            campaign = Campaign.objects.current()
+            batch = import_batch_create(campaign=campaign, path=path)
+        except (Campaign.DoesNotExist, OSError) as exc:
+            raise CommandError(str(exc)) from None
+        earlier = import_earlier(batch=batch)
+        if earlier is not None:
+            self.stderr.write(
+                f"This file was already imported as #{earlier.pk} on {earlier.created_at:%Y-%m-%d %H:%M}; "
+                "importing it again changes nothing."
+            )
+        batch = import_batch_run(batch=batch, path=path, scoring="none" if no_score else "now")
+        if batch.status == ImportStatus.REFUSED:
+            raise CommandError(f"{path}: refused: {batch.message}")
+        for warning in batch.warnings:
+            self.stderr.write(f"warning: {warning}")
+        for line, transaction_id, reason in (
+            ImportRejection.objects.filter(batch=batch).order_by("line").values_list("line", "transaction_id", "reason")
+        ).iterator(chunk_size=2000):
+            self.stdout.write(f"line {line}: {transaction_id or '-'}: {reason}")
+        self.stdout.write(
+            f"rows={batch.rows_total or 0} accepted={batch.accepted} duplicates={batch.duplicates} "
+            f"rejected={batch.rejected}"
+        )
