@@ -8,7 +8,20 @@ from campaign.models import Campaign, VideoView
 from missions.models import Video
 from tests.campaign.factories import EntryFactory, MemberFactory, TransactionFactory, jst
 
-__all__ = ["EntryFactory", "MemberFactory", "TransactionFactory", "VideoViewFactory", "charge", "jst", "pay"]
+__all__ = [
+    "EntryFactory",
+    "MemberFactory",
+    "TransactionFactory",
+    "VideoViewFactory",
+    "cancel",
+    "charge",
+    "cleared_codes",
+    "jst",
+    "ledger_balance",
+    "pay",
+    "score",
+    "stamps_of",
+]
 
 
 class VideoViewFactory(factory.django.DjangoModelFactory):
@@ -51,3 +64,29 @@ def cancel(member, when: str, original):
         occurred_at=jst(when),
         original_transaction_id=original_id,
     )
+
+
+def score(campaign, *members):
+    """Re-score these members now (what the tasks do after a commit)."""
+    from missions.services import members_score
+
+    return members_score(campaign=campaign, member_ids=[getattr(m, "member_id", m) for m in members])
+
+
+def stamps_of(member) -> dict:
+    """mission code → Stamp of ``member``."""
+    from missions.models import Stamp
+
+    return {s.mission.code: s for s in Stamp.objects.filter(member_id=member.member_id).select_related("mission")}
+
+
+def cleared_codes(member) -> set[str]:
+    return {code for code, stamp in stamps_of(member).items() if stamp.cleared}
+
+
+def ledger_balance(member) -> int:
+    from django.db.models import Sum
+
+    from missions.models import LedgerLine
+
+    return LedgerLine.objects.filter(member_id=member.member_id).aggregate(s=Sum("points"))["s"] or 0
