@@ -1,0 +1,52 @@
+"""Factories for the lottery tests: lottery officers and members who cleared (some) mania missions."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+
+from campaign.models import Campaign, Entry, Member
+from lottery.services import lottery_missions
+from missions.models import Stamp
+from tests.campaign.factories import UserFactory, jst
+
+
+def officer(username: str):
+    """A member of the lottery group, which may run draws (as the roles migration sets it up)."""
+    group, _created = Group.objects.get_or_create(name="lottery")
+    group.permissions.add(Permission.objects.get(codename="run_draw", content_type__app_label="lottery"))
+    user = UserFactory(username=username, is_staff=True)
+    user.groups.add(group)
+    return user
+
+
+def members_with_stamps(
+    campaign: Campaign, member_ids: list[str], *, entered: bool = True, missing: int = 0
+) -> list[str]:
+    """Create these members with every lottery mission cleared (but the first ``missing`` ones)."""
+    Member.objects.bulk_create([Member(member_id=m) for m in member_ids], ignore_conflicts=True)
+    if entered:
+        when = jst("2026-03-02 09:00")
+        Entry.objects.bulk_create(
+            [Entry(campaign=campaign, member_id=m, entered_at=when, received_at=when) for m in member_ids]
+        )
+    missions = list(lottery_missions(campaign=campaign).order_by("order"))[missing:]
+    Stamp.objects.bulk_create(
+        [
+            Stamp(
+                campaign=campaign,
+                member_id=m,
+                mission=mission,
+                progress=mission.target_count,
+                target=mission.target_count,
+                cleared=True,
+                cleared_at=jst("2026-03-20 12:00"),
+            )
+            for m in member_ids
+            for mission in missions
+        ]
+    )
+    return member_ids
+
+
+def eligible_members(campaign: Campaign, count: int, prefix: str = "M") -> list[str]:
+    return members_with_stamps(campaign, [f"{prefix}{i:07d}" for i in range(1, count + 1)])
