@@ -1,14 +1,396 @@
+"""The customer special site (特設サイト): campaign page, sign-in, entry, stamp card and videos.
+
+Every member page finds its member through :func:`_get_member_for_user`, so a page can only
+show the signed-in member's own data; a URL naming another member's id answers 404.
+Sign-in is Django's (member ID as user name) behind :class:`MemberLoginView`, so a WESTER ID
+single sign-on can replace that one view and :func:`_get_member_for_user` later.
+"""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import json
+import secrets
+import time
+from datetime import datetime
 
-from campaign.models import Campaign
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView, redirect_to_login
+from django.db import IntegrityError
+from django.db.models import Prefetch
+from django.forms import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from campaign import clock
+from campaign.forms import MemberSignInForm, SignUpForm
+from campaign.models import Campaign, Entry, EntrySource, Member, PointType, VideoView
+from campaign.services import Refused, entry_create, video_view_record
+from missions.models import Course, Mission, MissionKind, Video
+from missions.services import progress_document, transactions_explained
+
+# A video counts when this share of it was really played (seeking does not count).
+VIDEO_PLAYED_SHARE = 0.9
+# The server's check allows this much for the time the start request takes to arrive.
+VIDEO_START_SLACK_SECONDS = 1.5
+_VIDEO_SESSION_KEY = "video_starts"
 
 
+# ---------------------------------------------------------------------------- helpers
+
+
+def _current_campaign() -> Campaign:
+    try:
+        return Campaign.objects.current()
+    except Campaign.DoesNotExist:
+        raise Http404("No active campaign.") from None
+
+
+def _get_member_for_user(request: HttpRequest, member_id: str | None = None) -> Member:
+    """The signed-in user's own member; 404 when there is none or the URL names someone else.
+
+    The one place that maps a sign-in to a member: a WESTER ID SSO backend would change only this.
+    """
+    member = getattr(request.user, "member", None) if request.user.is_authenticated else None
+    if member is None:
+        raise Http404(_("This sign-in is not linked to a Wesmo! member ID."))
+    if member_id is not None and member_id != member.member_id:
+        raise Http404
+    return member
+
+
+def _member_or_none(request: HttpRequest) -> Member | None:
+    if not request.user.is_authenticated:
+        return None
+    return getattr(request.user, "member", None)
+
+
+def _window_state(campaign: Campaign, now: datetime) -> str:
+    """``before`` / ``open`` / ``after`` the entry window."""
+    if now < campaign.entry_starts_at:
+        return "before"
+    if now >= campaign.entry_ends_at:
+        return "after"
+    return "open"
+
+
+_UNITS = {
+    # What a mission counts, as the stamp writes it: "2/3回" / "2/3 payments".
+    "ja": {"payment": "回", "charge": "回", "days": "日", "video": "本", "completion": ""},
+    "en": {"payment": " payments", "charge": " charges", "days": " days", "video": " videos", "completion": ""},
+}
+
+
+def _language() -> str:
+    return "en" if (get_language() or "ja").startswith("en") else "ja"
+
+
+def _unit(mission: Mission) -> str:
+    units = _UNITS[_language()]
+    if mission.distinct_days:
+        return units["days"]
+    return units.get(mission.kind, "")
+
+
+def _campaign_maxima(missions: list[Mission], campaign: Campaign) -> dict:
+    """Course maxima and the campaign's maximum, from the missions as marketing set them."""
+    by_course: dict[int, int] = {}
+    limited = 0
+    for mission in missions:
+        by_course[mission.course_id] = by_course.get(mission.course_id, 0) + mission.max_points
+        if mission.point_type == PointType.LIMITED:
+            limited += mission.max_points
+    return {"by_course": by_course, "limited": limited, "total": limited + campaign.lottery_prize_points}
+
+
+# ---------------------------------------------------------------------------- campaign pages
+
+
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     campaign = Campaign.objects.filter(is_active=True).order_by("-starts_at").first()
-    return render(request, "site/home.html", {"campaign": campaign})
+    if campaign is None:
+        return render(request, "site/home.html", {"campaign": None})
+    missions = list(Mission.objects.filter(campaign=campaign, is_active=True).order_by("order", "code"))
+    courses = list(
+        Course.objects.filter(campaign=campaign)
+        .order_by("order", "code")
+        .prefetch_related(Prefetch("missions", queryset=Mission.objects.filter(is_active=True).order_by("order")))
+    )
+    maxima = _campaign_maxima(missions, campaign)
+    for course in courses:
+        course.max_points = maxima["by_course"].get(course.pk, 0)
+        course.has_lottery = any(m.counts_for_lottery for m in course.missions.all())
+    member = _member_or_none(request)
+    entered = bool(member and Entry.objects.filter(campaign=campaign, member=member).exists())
+    return render(
+        request,
+        "site/home.html",
+        {
+            "campaign": campaign,
+            "courses": courses,
+            "maxima": maxima,
+            "mission_count": sum(1 for m in missions if m.kind != MissionKind.COMPLETION),
+            "notes": [n.get(_language()) or n.get("ja", "") for n in campaign.notes if isinstance(n, dict)],
+            "window": _window_state(campaign, clock.now()),
+            "member": member,
+            "entered": entered,
+        },
+    )
+
+
+# ---------------------------------------------------------------------------- sign-in, sign-up
+
+
+class MemberLoginView(LoginView):
+    """Sign-in with the member ID and password (django-axes counts the failures)."""
+
+    template_name = "registration/login.html"
+    form_class = MemberSignInForm
+    redirect_authenticated_user = True
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("stamp-card")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = form.save()
+        except (IntegrityError, ValidationError):
+            form.add_error("member_id", _("This member ID already has a sign-in. Please sign in."))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("Welcome! You are signed in with member ID %(id)s.") % {"id": user.username})
+            return redirect("entry")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+# ---------------------------------------------------------------------------- entry
+
+
+def entry(request: HttpRequest) -> HttpResponse:
+    """One button: enter the campaign (R2). POST-redirect-GET; a double click makes one entry."""
+    campaign = _current_campaign()
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        member = _get_member_for_user(request)
+        try:
+            _entry, created = entry_create(campaign=campaign, member_id=member.member_id, source=EntrySource.SITE)
+        except Refused as exc:
+            messages.error(request, exc.message)
+            return redirect("entry")
+        if created:
+            messages.success(
+                request,
+                _("You are entered. Your payments and charges since the start of the campaign count too."),
+            )
+        else:
+            messages.info(request, _("You had already entered."))
+        return redirect("stamp-card")
+    member = _member_or_none(request)
+    current = Entry.objects.filter(campaign=campaign, member=member).first() if member else None
+    return render(
+        request,
+        "site/entry.html",
+        {"campaign": campaign, "member": member, "entry": current, "window": _window_state(campaign, clock.now())},
+    )
+
+
+# ---------------------------------------------------------------------------- stamp card
+
+
+def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member) -> dict:
+    """The stamp card: the scoring engine's progress document joined with the missions' texts."""
+    document = progress_document(campaign=campaign, member_id=member.member_id)
+    explained = transactions_explained(campaign=campaign, member_id=member.member_id)
+    missions = {m.code: m for m in Mission.objects.filter(campaign=campaign).select_related("course")}
+    courses = {m.course.code: m.course for m in missions.values()}
+    entered = document.get("entered", False)
+    cards = []
+    for course_doc in document.get("courses", []):
+        stamps = []
+        for mission_doc in course_doc.get("missions", []):
+            mission = missions.get(mission_doc["code"])
+            if mission is None:
+                continue
+            progress, target = mission_doc.get("progress", 0), mission_doc.get("target", 1)
+            stamps.append(
+                {
+                    **mission_doc,
+                    "mission": mission,
+                    "cleared_at": parse_datetime(mission_doc["cleared_at"]) if mission_doc.get("cleared_at") else None,
+                    "unit": _unit(mission),
+                    # Not entered: the stamp this member would get by entering now (R2).
+                    "would_clear": not entered and target and progress >= target,
+                    "percent": min(100, round(100 * progress / target)) if target else 0,
+                }
+            )
+        cards.append(
+            {
+                **course_doc,
+                "course": courses.get(course_doc["code"]),
+                "stamps": stamps,
+                "cleared": sum(1 for s in stamps if s["cleared"]),
+            }
+        )
+    transactions = []
+    for row in explained:
+        transactions.append(
+            {
+                **row,
+                "occurred_at": parse_datetime(row["occurred_at"])
+                if isinstance(row.get("occurred_at"), str)
+                else row.get("occurred_at"),
+                "missions": [missions[c] for c in row.get("counted_for", []) if c in missions],
+                "would_missions": [missions[c] for c in row.get("would_count_for", []) if c in missions],
+                "reasons": [
+                    {
+                        "code": reason.get("code", ""),
+                        "text": reason.get("text") or reason.get("message", ""),
+                        "missions": [missions[c] for c in reason.get("missions", []) if c in missions],
+                    }
+                    for reason in row.get("reasons", [])
+                ],
+            }
+        )
+    scored_at = document.get("scored_at")
+    return {
+        "campaign": campaign,
+        "member": member,
+        "document": document,
+        "entered": entered,
+        "entered_at": parse_datetime(document["entered_at"]) if document.get("entered_at") else None,
+        "scored_at": parse_datetime(scored_at) if scored_at else None,
+        "cards": cards,
+        "transactions": transactions,
+        "window": _window_state(campaign, clock.now()),
+        "read_at": clock.now(),
+    }
+
+
+@login_required
+@require_GET
+def stamp_card(request: HttpRequest, member_id: str | None = None) -> HttpResponse:
+    campaign = _current_campaign()
+    member = _get_member_for_user(request, member_id)
+    return render(request, "site/stamp_card.html", _stamp_card_context(request, campaign, member))
+
+
+@login_required
+@require_GET
+def stamp_card_fragment(request: HttpRequest) -> HttpResponse:
+    """The card and the transactions alone, for the 更新 (refresh) button."""
+    campaign = _current_campaign()
+    member = _get_member_for_user(request)
+    response = render(request, "site/_stamp_card.html", _stamp_card_context(request, campaign, member))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# ---------------------------------------------------------------------------- videos
+
+
+@require_GET
+def videos(request: HttpRequest) -> HttpResponse:
+    campaign = _current_campaign()
+    member = _member_or_none(request)
+    watched: dict[int, datetime] = {}
+    if member is not None:
+        watched = dict(VideoView.objects.filter(campaign=campaign, member=member).values_list("video_id", "watched_at"))
+    items = [
+        {"video": video, "watched_at": watched.get(video.pk)}
+        for video in Video.objects.filter(campaign=campaign).order_by("order", "code")
+    ]
+    return render(
+        request,
+        "site/videos.html",
+        {
+            "campaign": campaign,
+            "member": member,
+            "videos": items,
+            "played_share": VIDEO_PLAYED_SHARE,
+            "window": _window_state(campaign, clock.now()),
+        },
+    )
+
+
+def _video_for(campaign: Campaign, code: str) -> Video:
+    video = Video.objects.filter(campaign=campaign, code=code).first()
+    if video is None:
+        raise Http404
+    return video
+
+
+@login_required
+@require_POST
+def video_start(request: HttpRequest, code: str) -> JsonResponse:
+    """The page starts playing a video: a token and the time, kept in the session."""
+    campaign = _current_campaign()
+    _get_member_for_user(request)
+    video = _video_for(campaign, code)
+    token = secrets.token_urlsafe(16)
+    starts = dict(request.session.get(_VIDEO_SESSION_KEY, {}))
+    # Real elapsed seconds, not the campaign clock (which a demo may have fixed).
+    starts[video.code] = {"token": token, "started": time.time()}
+    request.session[_VIDEO_SESSION_KEY] = starts
+    return JsonResponse({"token": token, "duration": video.duration_seconds, "share": VIDEO_PLAYED_SHARE})
+
+
+@login_required
+@require_POST
+def video_watched(request: HttpRequest, code: str) -> JsonResponse:
+    """The page played the video to (nearly) the end: record the view (mission mania-1)."""
+    campaign = _current_campaign()
+    member = _get_member_for_user(request)
+    video = _video_for(campaign, code)
+    try:
+        payload = json.loads(request.body or b"{}")
+        token = str(payload.get("token", ""))
+        played = float(payload.get("played_seconds", 0))
+    except (ValueError, TypeError, AttributeError):
+        return JsonResponse({"error": "bad_request", "message": _("The request could not be read.")}, status=400)
+    start = request.session.get(_VIDEO_SESSION_KEY, {}).get(video.code)
+    if not start or not token or not secrets.compare_digest(str(start.get("token", "")), token):
+        return JsonResponse({"error": "not_started", "message": _("Please play the video from the page.")}, status=400)
+    needed = video.duration_seconds * VIDEO_PLAYED_SHARE
+    elapsed = time.time() - float(start.get("started", 0))
+    if played < needed or elapsed < needed - VIDEO_START_SLACK_SECONDS:
+        return JsonResponse(
+            {
+                "error": "not_played",
+                "message": _("Please watch the video to the end; skipping ahead does not count."),
+                "retry_after": max(0.0, round(needed - VIDEO_START_SLACK_SECONDS - elapsed, 1)),
+            },
+            status=409,
+        )
+    try:
+        view, created = video_view_record(
+            campaign=campaign, member_id=member.member_id, video_code=video.code, source=EntrySource.SITE
+        )
+    except Refused as exc:
+        return JsonResponse({"error": exc.code, "message": exc.message}, status=400)
+    starts = dict(request.session.get(_VIDEO_SESSION_KEY, {}))
+    starts.pop(video.code, None)
+    request.session[_VIDEO_SESSION_KEY] = starts
+    return JsonResponse(
+        {
+            "recorded": True,
+            "new": created,
+            "watched_at": view.watched_at.isoformat(),
+            "message": _("Watched! The stamp appears on your stamp card."),
+        },
+        status=201 if created else 200,
+    )
+
+
+# ---------------------------------------------------------------------------- lock-out
 
 
 def login_locked_out(request: HttpRequest, credentials: dict | None = None, *args, **kwargs) -> HttpResponse:
