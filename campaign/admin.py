@@ -1,10 +1,33 @@
+"""The back office for campaigns, members, entries and transactions, the dashboard and the staff action log."""
+
 from __future__ import annotations
 
-from django.contrib import admin
+import csv
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Q
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from campaign import import_admin  # noqa: F401  (the transaction import pages)
-from campaign.models import Campaign, Entry, Member, Transaction, VideoView
+from campaign.audit import staff_action_record
+from campaign.dashboard import dashboard_figures, dashboard_rows
+from campaign.models import Campaign, Entry, Member, Transaction, TransactionType, VideoView
+from merchants.models import Merchant
+from missions.models import LedgerLine
+from missions.services import members_score, progress_document, transactions_explained
+
+DASHBOARD_PERMISSION = "campaign.view_dashboard"
+RESCORE_PERMISSION = "missions.rescore_member"
+MEMBER_PAGE_TRANSACTIONS = 200  # the newest; the transaction list has them all
 
 
 @admin.register(Campaign)
@@ -22,29 +45,186 @@ class CampaignAdmin(admin.ModelAdmin):
         (_("Lottery"), {"fields": ["lottery_winners", "lottery_prize_points", "lottery_point_type"]}),
     ]
 
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("dashboard/", view(self.dashboard_view), name="campaign_dashboard"),
+            path("dashboard/figures.csv", view(self.dashboard_csv_view), name="campaign_dashboard_csv"),
+            *super().get_urls(),
+        ]
+
+    def _dashboard_campaign(self, request: HttpRequest) -> Campaign:
+        if not request.user.has_perm(DASHBOARD_PERMISSION):
+            raise PermissionDenied
+        code = request.GET.get("campaign")
+        if code:
+            return get_object_or_404(Campaign, code=code)
+        return Campaign.objects.current()
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        campaign = self._dashboard_campaign(request)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Campaign dashboard"),
+            "campaign": campaign,
+            "figures": dashboard_figures(campaign=campaign),
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/campaign/dashboard.html", context)
+
+    def dashboard_csv_view(self, request: HttpRequest) -> HttpResponse:
+        campaign = self._dashboard_campaign(request)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="dashboard-{campaign.code}.csv"'
+        response.write("\ufeff")  # Excel in Japan reads UTF-8 only with a BOM
+        writer = csv.writer(response)
+        writer.writerow(["section", "key", "value", "maximum"])
+        writer.writerows(dashboard_rows(dashboard_figures(campaign=campaign)))
+        return response
+
 
 @admin.register(Member)
 class MemberAdmin(admin.ModelAdmin):
+    """Operations look a member up by member id and see what the member sees, plus the ledger."""
+
     list_display = ["member_id", "user", "created_at"]
     search_fields = ["member_id"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
+    readonly_fields = ["created_at"]
     show_full_result_count = False
+    change_form_template = "admin/campaign/member/change_form.html"
+
+    def get_search_results(self, request, queryset, search_term):
+        # Exact id match uses the primary key index (1 million members).
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(member_id=term), False
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return ["member_id", *self.readonly_fields]
+        return self.readonly_fields
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/rescore/",
+                self.admin_site.admin_view(self.rescore_view),
+                name="campaign_member_rescore",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        member = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if member is not None:
+            extra_context.update(member_panels(member=member))
+            extra_context["can_rescore"] = request.user.has_perm(RESCORE_PERMISSION)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @method_decorator(require_POST)
+    def rescore_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not request.user.has_perm(RESCORE_PERMISSION):
+            raise PermissionDenied
+        member = get_object_or_404(Member, pk=object_id)
+        campaign = Campaign.objects.current()
+        result = members_score(campaign=campaign, member_ids=[member.pk])
+        staff_action_record(
+            user=request.user,
+            obj=member,
+            message=f"Re-scored member {member.pk}: {result.stamps_changed} stamps changed, "
+            f"{result.points_delta:+d} points",
+        )
+        self.message_user(
+            request,
+            gettext("Re-scored %(member)s: %(stamps)d stamps changed, %(points)+d points.")
+            % {"member": member.pk, "stamps": result.stamps_changed, "points": result.points_delta},
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:campaign_member_change", args=[member.pk]))
+
+
+def member_panels(*, member: Member) -> dict:
+    """What the member page shows besides the form: the stamp card, the ledger and the explained transactions."""
+    campaign = Campaign.objects.current()
+    explained = transactions_explained(campaign=campaign, member_id=member.pk)
+    return {
+        "campaign": campaign,
+        "progress": progress_document(campaign=campaign, member_id=member.pk),
+        "ledger_lines": list(
+            LedgerLine.objects.filter(campaign=campaign, member=member).select_related("export").order_by("id")
+        ),
+        "explained": explained[:MEMBER_PAGE_TRANSACTIONS],
+        "explained_count": len(explained),
+    }
 
 
 @admin.register(Entry)
 class EntryAdmin(admin.ModelAdmin):
     list_display = ["member", "campaign", "entered_at", "source", "received_at"]
-    list_filter = ["campaign", "source"]
+    list_filter = ["campaign", "source", ("entered_at", admin.DateFieldListFilter)]
     search_fields = ["member__member_id"]
-    date_hierarchy = "entered_at"
     raw_id_fields = ["member"]
     list_select_related = ["campaign"]
     show_full_result_count = False
 
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(member_id=term), False
+
+    def save_model(self, request, obj, form, change):
+        if not change and not obj.received_at:
+            obj.received_at = obj.entered_at
+        super().save_model(request, obj, form, change)
+
+
+class VoidFilter(admin.SimpleListFilter):
+    """A transaction named by a cancel counts for nothing (R8)."""
+
+    title = _("void (cancelled)")
+    parameter_name = "void"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("voided by a cancel")), ("no", _("not voided"))]
+
+    def queryset(self, request, queryset):
+        cancelled = Exists(
+            Transaction.objects.filter(type=TransactionType.CANCEL, original_transaction_id=OuterRef("transaction_id"))
+        )
+        if self.value() == "yes":
+            return queryset.filter(cancelled)
+        if self.value() == "no":
+            return queryset.filter(~cancelled)
+        return queryset
+
+
+class BonusMerchantFilter(admin.SimpleListFilter):
+    """Payments at a merchant of the bonus list (active, R7)."""
+
+    title = _("bonus merchant")
+    parameter_name = "bonus"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("at a bonus merchant")), ("no", _("elsewhere"))]
+
+    def queryset(self, request, queryset):
+        bonus_codes = Merchant.objects.bonus().values("code")
+        if self.value() == "yes":
+            return queryset.filter(type=TransactionType.PAYMENT, merchant_code__in=bonus_codes)
+        if self.value() == "no":
+            return queryset.filter(type=TransactionType.PAYMENT).exclude(merchant_code__in=bonus_codes)
+        return queryset
+
 
 @admin.register(Transaction)
 class TransactionAdmin(admin.ModelAdmin):
+    """Read-only: transactions are what the Wesmo! system recorded; nobody edits or deletes them here."""
+
     list_display = [
         "transaction_id",
         "member",
@@ -55,18 +235,86 @@ class TransactionAdmin(admin.ModelAdmin):
         "occurred_at",
         "original_transaction_id",
         "source",
+        "import_batch",
     ]
-    list_filter = ["type", "source", "charge_method"]
-    search_fields = ["=transaction_id", "=member__member_id", "=original_transaction_id"]
-    date_hierarchy = "occurred_at"
+    list_filter = [
+        "type",
+        ("occurred_at", admin.DateFieldListFilter),
+        VoidFilter,
+        BonusMerchantFilter,
+        "source",
+        ("import_batch", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["transaction_id", "member__member_id"]
+    search_help_text = _("Exact transaction ID, member ID or original transaction ID.")
     raw_id_fields = ["member", "import_batch"]
+    # 30 million rows: never count them all.
     show_full_result_count = False
+    list_per_page = 100
+    ordering = ["-occurred_at"]
+
+    def get_search_results(self, request, queryset, search_term):
+        # Exact matches on indexed columns (no LIKE/UPPER scans over 30 million rows).
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(
+            Q(transaction_id=term) | Q(member_id=term) | Q(type=TransactionType.CANCEL, original_transaction_id=term)
+        ), False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(VideoView)
 class VideoViewAdmin(admin.ModelAdmin):
     list_display = ["member", "video", "watched_at", "source"]
     list_filter = ["video", "source"]
-    search_fields = ["=member__member_id"]
+    search_fields = ["member__member_id"]
     raw_id_fields = ["member"]
     list_select_related = ["video"]
+    show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(member_id=term), False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LogEntry)
+class StaffActionAdmin(admin.ModelAdmin):
+    """Every staff action with its actor (edits, imports, exports, re-scores, draws): for superusers, read-only."""
+
+    list_display = ["action_time", "user", "content_type", "object_repr", "action_flag", "change_message"]
+    list_filter = ["action_flag", "content_type", ("action_time", admin.DateFieldListFilter)]
+    search_fields = ["object_repr", "change_message", "user__username"]
+    list_select_related = ["user", "content_type"]
+    date_hierarchy = "action_time"
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

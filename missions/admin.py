@@ -1,9 +1,58 @@
+"""The back office for courses and missions (marketing), stamps, the ledger and point exports (operations)."""
+
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from campaign import clock
+from campaign.audit import staff_action_record
+from campaign.models import Campaign
+from missions.exporting import (
+    ENCODINGS,
+    ExportTampered,
+    point_export_filename,
+    point_export_render,
+    points_export_create,
+)
 from missions.models import Course, LedgerLine, Mission, PointExport, Stamp, StampCard, Video
+from missions.services import campaign_rescore_later, members_score
+
+# Changing one of these changes who clears what: after the start, it needs a re-score.
+RULE_FIELDS = {
+    "kind",
+    "min_amount",
+    "target_count",
+    "distinct_days",
+    "window_start",
+    "window_end",
+    "weekdays",
+    "bonus_merchants_only",
+    "requires",
+    "reward_points",
+    "unit_points",
+    "point_type",
+    "is_active",
+    "counts_for_lottery",
+}
+CONFIRM_FIELD = "_rescore_confirmed"
+WEEKDAY_CHOICES = [
+    (1, _("Monday")),
+    (2, _("Tuesday")),
+    (3, _("Wednesday")),
+    (4, _("Thursday")),
+    (5, _("Friday")),
+    (6, _("Saturday")),
+    (7, _("Sunday")),
+]
 
 
 @admin.register(Course)
@@ -13,8 +62,79 @@ class CourseAdmin(SimpleHistoryAdmin):
     search_fields = ["code", "name_ja", "name_en"]
 
 
+class MissionForm(forms.ModelForm):
+    weekdays = forms.TypedMultipleChoiceField(
+        label=_("weekdays"),
+        choices=WEEKDAY_CHOICES,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every day (Japan time)."),
+        error_messages={"invalid_choice": _("%(value)s is not a weekday: choose from Monday to Sunday.")},
+    )
+
+    class Meta:
+        model = Mission
+        fields = [
+            "campaign",
+            "course",
+            "code",
+            "order",
+            "is_active",
+            "label_ja",
+            "label_en",
+            "title_ja",
+            "title_en",
+            "description_ja",
+            "description_en",
+            "kind",
+            "min_amount",
+            "target_count",
+            "distinct_days",
+            "window_start",
+            "window_end",
+            "weekdays",
+            "bonus_merchants_only",
+            "requires",
+            "reward_points",
+            "unit_points",
+            "point_type",
+            "counts_for_lottery",
+        ]
+        error_messages = {
+            field: {"min_value": _("This cannot be negative.")}
+            for field in ("min_amount", "reward_points", "unit_points", "order")
+        } | {"target_count": {"min_value": _("The target must be at least 1.")}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["target_count"].min_value = 1
+        self.fields["target_count"].widget.attrs["min"] = 1
+        self.fields["target_count"].validators.append(_at_least_one)
+        if self.instance and isinstance(self.instance.weekdays, list):
+            self.initial.setdefault("weekdays", self.instance.weekdays)
+
+    def clean_weekdays(self) -> list[int]:
+        return sorted(set(self.cleaned_data.get("weekdays") or []))
+
+
+def _at_least_one(value: int | None) -> None:
+    from django.core.exceptions import ValidationError
+
+    if value is not None and value < 1:
+        raise ValidationError(_("The target must be at least 1."), code="min_value")
+
+
 @admin.register(Mission)
 class MissionAdmin(SimpleHistoryAdmin):
+    """Marketing edits mission texts, rewards and rules (R6).
+
+    Once the campaign has started, a change to a rule is first shown as a dry run on the
+    stored data (how many members' stamps and how many points it would change); on
+    confirmation it is saved and every member is re-scored in the background.
+    """
+
+    form = MissionForm
     list_display = [
         "code",
         "title_ja",
@@ -30,6 +150,83 @@ class MissionAdmin(SimpleHistoryAdmin):
     search_fields = ["code", "title_ja", "title_en"]
     list_select_related = ["course"]
     filter_horizontal = ["requires"]
+    fieldsets = [
+        (None, {"fields": ["campaign", "course", "code", "order", "is_active"]}),
+        (
+            _("Texts"),
+            {"fields": ["label_ja", "label_en", "title_ja", "title_en", "description_ja", "description_en"]},
+        ),
+        (
+            _("Rule"),
+            {
+                "fields": [
+                    "kind",
+                    "min_amount",
+                    "target_count",
+                    "distinct_days",
+                    ("window_start", "window_end"),
+                    "weekdays",
+                    "bonus_merchants_only",
+                    "requires",
+                ]
+            },
+        ),
+        (_("Reward"), {"fields": ["reward_points", "unit_points", "point_type", "counts_for_lottery"]}),
+    ]
+
+    @staticmethod
+    def _started(campaign: Campaign) -> bool:
+        return clock.now() >= campaign.starts_at
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST" and CONFIRM_FIELD not in request.POST and "_saveasnew" not in request.POST:
+            mission = self.get_object(request, object_id)
+            if mission is not None and self.has_change_permission(request, mission):
+                preview = self._rule_change_preview(request, mission)
+                if preview is not None:
+                    return preview
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _rule_change_preview(self, request: HttpRequest, mission: Mission) -> HttpResponse | None:
+        """The confirmation page of a rule change after the start, or None when saving needs no confirmation."""
+        if not self._started(mission.campaign):
+            return None
+        form = self.get_form(request, mission, change=True)(request.POST, request.FILES, instance=mission)
+        if not form.is_valid():
+            return None  # the normal page shows the errors
+        changed = sorted(RULE_FIELDS & set(form.changed_data))
+        if not changed:
+            return None
+        edited = form.save(commit=False)  # unsaved: only the dry run sees it
+        result = members_score(campaign=mission.campaign, member_ids=None, dry_run=True, missions=[edited])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Confirm the rule change"),
+            "opts": self.opts,
+            "original": mission,
+            "changed_fields": [Mission._meta.get_field(name).verbose_name for name in changed],
+            "result": result,
+            "post_items": [(key, value) for key in request.POST for value in request.POST.getlist(key)],
+            "confirm_field": CONFIRM_FIELD,
+        }
+        return TemplateResponse(request, "admin/missions/mission/rescore_confirm.html", context)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        mission = form.instance
+        changed = sorted(RULE_FIELDS & set(form.changed_data))
+        if change and changed and self._started(mission.campaign):
+            campaign_rescore_later(campaign=mission.campaign)
+            staff_action_record(
+                user=request.user,
+                obj=mission,
+                message=f"Rule change of {mission.code} ({', '.join(changed)}): full re-score started",
+            )
+            self.message_user(
+                request,
+                gettext("The rule change is saved; every member is being re-scored in the background."),
+                messages.INFO,
+            )
 
 
 @admin.register(Video)
@@ -38,8 +235,29 @@ class VideoAdmin(admin.ModelAdmin):
     search_fields = ["code", "title_ja", "title_en"]
 
 
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by the scoring engine only: staff look, nobody edits."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(member_id=term), False
+
+
 @admin.register(StampCard)
-class StampCardAdmin(admin.ModelAdmin):
+class StampCardAdmin(_ReadOnlyAdmin):
     list_display = [
         "member",
         "campaign",
@@ -51,31 +269,103 @@ class StampCardAdmin(admin.ModelAdmin):
         "scored_at",
     ]
     list_filter = ["entered", "lottery_eligible", "stamps_cleared"]
-    search_fields = ["=member__member_id"]
-    raw_id_fields = ["member"]
-    show_full_result_count = False
+    search_fields = ["member__member_id"]
 
 
 @admin.register(Stamp)
-class StampAdmin(admin.ModelAdmin):
+class StampAdmin(_ReadOnlyAdmin):
     list_display = ["member", "mission", "progress", "target", "cleared", "cleared_at"]
     list_filter = ["cleared", "mission"]
-    search_fields = ["=member__member_id"]
+    search_fields = ["member__member_id"]
     list_select_related = ["mission"]
-    raw_id_fields = ["member", "cleared_by_transaction", "cleared_by_video_view"]
-    show_full_result_count = False
 
 
 @admin.register(LedgerLine)
-class LedgerLineAdmin(admin.ModelAdmin):
+class LedgerLineAdmin(_ReadOnlyAdmin):
     list_display = ["id", "member", "reward", "kind", "points", "point_type", "occurred_at", "created_at", "export"]
-    list_filter = ["kind", "point_type", "reward"]
-    search_fields = ["=member__member_id"]
-    raw_id_fields = ["member", "mission", "export"]
-    show_full_result_count = False
+    list_filter = ["kind", "point_type", "reward", ("export", admin.EmptyFieldListFilter)]
+    search_fields = ["member__member_id"]
+    list_select_related = ["export"]
+
+
+class PointExportForm(forms.Form):
+    encoding = forms.ChoiceField(label=_("encoding"), choices=list(ENCODINGS.items()), initial="utf-8")
 
 
 @admin.register(PointExport)
 class PointExportAdmin(admin.ModelAdmin):
-    list_display = ["number", "campaign", "encoding", "line_count", "points_total", "created_by", "created_at"]
+    """Operations create numbered exports of the ledger lines not exported yet, and download any again (R12)."""
+
+    list_display = ["number", "campaign", "encoding", "line_count", "points_total", "created_by", "created_at", "file"]
     list_select_related = ["created_by", "campaign"]
+    list_filter = ["campaign"]
+    readonly_fields = [
+        "campaign",
+        "number",
+        "encoding",
+        "line_count",
+        "points_total",
+        "sha256",
+        "created_by",
+        "created_at",
+    ]
+
+    @admin.display(description=_("file"))
+    def file(self, obj: PointExport) -> str:
+        from django.utils.html import format_html
+
+        url = reverse("admin:missions_pointexport_download", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, gettext("Download"))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/download/", view(self.download_view), name="missions_pointexport_download"),
+            *super().get_urls(),
+        ]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """The page "create a new point export": choose the encoding, then the file is numbered and created."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        campaign = Campaign.objects.current()
+        form = PointExportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            export = points_export_create(campaign=campaign, user=request.user, encoding=form.cleaned_data["encoding"])
+            self.message_user(
+                request,
+                gettext("Point export #%(number)d created: %(lines)d ledger lines, %(points)d points.")
+                % {"number": export.number, "lines": export.line_count, "points": export.points_total},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(reverse("admin:missions_pointexport_changelist"))
+        pending = LedgerLine.objects.filter(campaign=campaign, export__isnull=True).count()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Create a new point export"),
+            "opts": self.opts,
+            "form": form,
+            "campaign": campaign,
+            "pending": pending,
+        }
+        return TemplateResponse(request, "admin/missions/pointexport/create.html", context)
+
+    def download_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        export = get_object_or_404(PointExport.objects.select_related("campaign"), pk=pk)
+        try:
+            content = point_export_render(export=export)
+        except ExportTampered as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:missions_pointexport_changelist"))
+        charset = "shift_jis" if export.encoding == "cp932" else "utf-8"
+        response = HttpResponse(content, content_type=f"text/csv; charset={charset}")
+        response["Content-Disposition"] = f'attachment; filename="{point_export_filename(export=export)}"'
+        return response
