@@ -1,0 +1,113 @@
+"""Staff roles (SPEC §4): each group does its work in the admin and gets 403 everywhere else."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from campaign.roles import LOTTERY, MARKETING, OPERATIONS, STAFF_ROLES, staff_roles_sync
+from tests.campaign.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# (url name, args) → which groups may open it; every other group must get 403.
+PAGES = {
+    ("admin:merchants_merchant_changelist", ()): {MARKETING},
+    ("admin:merchants_merchant_add", ()): {MARKETING},
+    ("admin:merchants_merchant_import", ()): {MARKETING},
+    ("admin:merchants_merchant_export", ()): {MARKETING},
+    ("admin:merchants_district_changelist", ()): {MARKETING},
+    ("admin:missions_mission_changelist", ()): {MARKETING},
+    ("admin:missions_course_changelist", ()): {MARKETING},
+    ("admin:campaign_dashboard", ()): {MARKETING, OPERATIONS},
+    ("admin:campaign_dashboard_csv", ()): {MARKETING, OPERATIONS},
+    ("admin:campaign_transaction_changelist", ()): {OPERATIONS},
+    ("admin:campaign_importbatch_changelist", ()): {OPERATIONS},
+    ("admin:campaign_member_changelist", ()): {OPERATIONS},
+    ("admin:campaign_entry_changelist", ()): {OPERATIONS},
+    ("admin:campaign_entry_add", ()): {OPERATIONS},
+    ("admin:missions_ledgerline_changelist", ()): {OPERATIONS},
+    ("admin:missions_stampcard_changelist", ()): {OPERATIONS},
+    ("admin:missions_pointexport_changelist", ()): {OPERATIONS},
+    ("admin:missions_pointexport_add", ()): {OPERATIONS},
+    # ("admin:lottery_draw_changelist", ()): {LOTTERY},  TODO: once the lottery admin lands
+    ("admin:campaign_campaign_changelist", ()): set(),
+    ("admin:auth_user_changelist", ()): set(),
+    ("admin:admin_logentry_changelist", ()): set(),
+}
+
+
+def staff_in(group: str):
+    user = UserFactory(username=f"staff-{group}", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def test_the_migration_creates_the_three_groups_with_exactly_their_permissions():
+    for name, perms in STAFF_ROLES.items():
+        group = Group.objects.get(name=name)
+        held = {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type")}
+        assert held == set(perms)
+
+
+def test_sync_is_idempotent_and_restores_a_removed_permission():
+    group = Group.objects.get(name=OPERATIONS)
+    group.permissions.clear()
+    counts = staff_roles_sync()
+    assert counts == staff_roles_sync()
+    assert group.permissions.count() == len(STAFF_ROLES[OPERATIONS])
+
+
+def test_no_group_may_delete_or_edit_transactions_or_ledger_lines():
+    for name in STAFF_ROLES:
+        user = staff_in(name)
+        for perm in [
+            "campaign.change_transaction",
+            "campaign.delete_transaction",
+            "missions.change_ledgerline",
+            "missions.delete_ledgerline",
+            "merchants.delete_merchant",
+        ]:
+            assert not user.has_perm(perm), (name, perm)
+
+
+@pytest.mark.parametrize("group", [MARKETING, OPERATIONS, LOTTERY])
+def test_each_group_opens_its_pages_and_gets_403_elsewhere(client, campaign, group):
+    client.force_login(staff_in(group))
+    for (name, args), allowed in PAGES.items():
+        status = client.get(reverse(name, args=args)).status_code
+        if group in allowed:
+            assert status == 200, (group, name, status)
+        else:
+            assert status == 403, (group, name, status)
+
+
+def test_marketing_cannot_create_a_point_export_or_rescore(client, campaign):
+    from campaign.models import Member
+
+    member = Member.objects.create(member_id="M1")
+    client.force_login(staff_in(MARKETING))
+    assert client.post(reverse("admin:missions_pointexport_add"), {"encoding": "utf-8"}).status_code == 403
+    assert client.post(reverse("admin:campaign_member_rescore", args=[member.pk])).status_code == 403
+
+
+def test_operations_cannot_change_a_merchant(client, campaign):
+    from merchants.models import Merchant
+
+    merchant = Merchant.objects.first()
+    client.force_login(staff_in(OPERATIONS))
+    url = reverse("admin:merchants_merchant_change", args=[merchant.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"code": merchant.code, "name": "hijacked"}).status_code == 403
+    merchant.refresh_from_db()
+    assert merchant.name != "hijacked"
+
+
+def test_admin_login_locks_after_five_failures(client, db):
+    UserFactory(username="officer", is_staff=True)
+    url = reverse("admin:login")
+    for _ in range(5):
+        client.post(url, {"username": "officer", "password": "wrong"}, REMOTE_ADDR="10.0.0.1")
+    locked = client.post(url, {"username": "officer", "password": "pw-for-tests-123"}, REMOTE_ADDR="10.0.0.1")
+    assert locked.status_code == 429
