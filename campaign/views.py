@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -68,6 +68,24 @@ def _member_or_none(request: HttpRequest) -> Member | None:
     if not request.user.is_authenticated:
         return None
     return getattr(request.user, "member", None)
+
+
+def _seconds() -> float:
+    """Real elapsed time for the video check, not the campaign clock (which a demo may have fixed)."""
+    return time.time()
+
+
+def _refusal_text(campaign: Campaign, exc: Refused) -> str:
+    """The service's refusal for people, with the window in Japan time as the site writes times."""
+    if exc.code != "outside_window":
+        return exc.message
+    from campaign.templatetags.site import jst
+
+    # The window ends before entry_ends_at (exclusive): its last minute is what people read as the end.
+    return _("This is possible only from %(start)s until %(end)s (Japan time).") % {
+        "start": jst(campaign.entry_starts_at),
+        "end": jst(campaign.entry_ends_at - timedelta(minutes=1)),
+    }
 
 
 def _window_state(campaign: Campaign, now: datetime) -> str:
@@ -184,7 +202,7 @@ def entry(request: HttpRequest) -> HttpResponse:
         try:
             _entry, created = entry_create(campaign=campaign, member_id=member.member_id, source=EntrySource.SITE)
         except Refused as exc:
-            messages.error(request, exc.message)
+            messages.error(request, _refusal_text(campaign, exc))
             return redirect("entry")
         if created:
             messages.success(
@@ -337,8 +355,7 @@ def video_start(request: HttpRequest, code: str) -> JsonResponse:
     video = _video_for(campaign, code)
     token = secrets.token_urlsafe(16)
     starts = dict(request.session.get(_VIDEO_SESSION_KEY, {}))
-    # Real elapsed seconds, not the campaign clock (which a demo may have fixed).
-    starts[video.code] = {"token": token, "started": time.time()}
+    starts[video.code] = {"token": token, "started": _seconds()}
     request.session[_VIDEO_SESSION_KEY] = starts
     return JsonResponse({"token": token, "duration": video.duration_seconds, "share": VIDEO_PLAYED_SHARE})
 
@@ -360,7 +377,7 @@ def video_watched(request: HttpRequest, code: str) -> JsonResponse:
     if not start or not token or not secrets.compare_digest(str(start.get("token", "")), token):
         return JsonResponse({"error": "not_started", "message": _("Please play the video from the page.")}, status=400)
     needed = video.duration_seconds * VIDEO_PLAYED_SHARE
-    elapsed = time.time() - float(start.get("started", 0))
+    elapsed = _seconds() - float(start.get("started", 0))
     if played < needed or elapsed < needed - VIDEO_START_SLACK_SECONDS:
         return JsonResponse(
             {
@@ -375,7 +392,7 @@ def video_watched(request: HttpRequest, code: str) -> JsonResponse:
             campaign=campaign, member_id=member.member_id, video_code=video.code, source=EntrySource.SITE
         )
     except Refused as exc:
-        return JsonResponse({"error": exc.code, "message": exc.message}, status=400)
+        return JsonResponse({"error": exc.code, "message": _refusal_text(campaign, exc)}, status=400)
     starts = dict(request.session.get(_VIDEO_SESSION_KEY, {}))
     starts.pop(video.code, None)
     request.session[_VIDEO_SESSION_KEY] = starts
