@@ -133,6 +133,41 @@ def member_lottery_status(*, campaign: Campaign, member_id: str, eligible: bool)
     return "won" if outcome in WINNING_OUTCOMES else "lost"
 
 
+def lottery_public(*, campaign: Campaign) -> dict:
+    """The public record of the draw (SPEC 3.3); before a commit, nothing is frozen: counts and hashes are null."""
+    draw = Draw.objects.filter(campaign=campaign).first()
+    if draw is None:
+        return {
+            "status": "not_committed",
+            "winners_count": campaign.lottery_winners,
+            "eligible_count": None,
+            "eligible_hash": None,
+            "seed_hash": None,
+            "seed": None,
+            "cutoff_digest": None,
+        }
+    return {
+        "status": draw.status,
+        "winners_count": draw.winners_count,
+        "eligible_count": draw.eligible_count,
+        "eligible_hash": draw.eligible_hash,
+        "seed_hash": draw.seed_hash,
+        "seed": draw.seed if draw.is_drawn else None,
+        "cutoff_digest": (draw.cutoff_digest or None) if draw.is_drawn else None,
+    }
+
+
+def winners_public(*, draw: Draw) -> list[dict]:
+    """The result for the public page: winners, forfeits and replacements in digest order, ids masked."""
+    if not draw.is_drawn:
+        return []
+    rows = draw.entrants.filter(outcome__in=[*WINNING_OUTCOMES, Outcome.FORFEITED]).order_by("rank")
+    return [
+        {"rank": e.rank, "member": member_id_mask(e.member_id), "digest": e.digest, "outcome": e.outcome}
+        for e in rows.only("rank", "member_id", "digest", "outcome")
+    ]
+
+
 def current_winners(*, draw: Draw):
     return draw.entrants.filter(outcome__in=WINNING_OUTCOMES).order_by("rank")
 

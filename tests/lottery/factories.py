@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from django.contrib.auth.models import Group, Permission
+from django.db import connection
 
 from campaign.models import Campaign, Entry, Member
 from lottery.services import lottery_missions
 from missions.models import Stamp
 from tests.campaign.factories import UserFactory, jst
+
+SQLITE_TRIGGERS = [
+    "lottery_draw_no_delete",
+    "lottery_draw_frozen",
+    "lottery_entrant_no_delete",
+    "lottery_entrant_frozen",
+]
 
 
 def officer(username: str):
@@ -50,3 +60,16 @@ def members_with_stamps(
 
 def eligible_members(campaign: Campaign, count: int, prefix: str = "M") -> list[str]:
     return members_with_stamps(campaign, [f"{prefix}{i:07d}" for i in range(1, count + 1)])
+
+
+@contextmanager
+def guards_disabled():
+    """Tamper like someone with database rights would: switch the draw triggers off (rolled back with the test)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE lottery_draw DISABLE TRIGGER lottery_draw_guard")
+            cursor.execute("ALTER TABLE lottery_drawentrant DISABLE TRIGGER lottery_entrant_guard")
+        else:
+            for trigger in SQLITE_TRIGGERS:
+                cursor.execute(f"DROP TRIGGER {trigger}")
+    yield

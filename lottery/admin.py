@@ -1,0 +1,247 @@
+"""The draw in the back office, for the lottery group only (SPEC R11, §4).
+
+Draws are never edited or deleted here: each step is a button that calls one service
+(commit, draw, confirm, forfeit, confirm a forfeit), and the services refuse what R11 forbids.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from campaign import clock
+from campaign.audit import staff_action_record
+from campaign.models import Campaign
+from campaign.services import Refused
+from lottery import services
+from lottery.models import WINNING_OUTCOMES, Draw, DrawEntrant, Forfeit, ForfeitStatus, Outcome
+
+
+class ForfeitForm(forms.Form):
+    member_id = forms.CharField(label=_("Winner's member ID"), max_length=64)
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
+
+
+class CommitForm(forms.Form):
+    campaign = forms.ModelChoiceField(label=_("Campaign"), queryset=Campaign.objects.filter(draw__isnull=True))
+
+
+def _officer_required(request: HttpRequest) -> None:
+    if not request.user.has_perm(services.PERMISSION):
+        raise PermissionDenied
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Draw)
+class DrawAdmin(ReadOnlyAdmin):
+    list_display = ["id", "campaign", "status", "eligible_count", "winners_count", "committed_at", "drawn_at"]
+    list_filter = ["status"]
+    list_select_related = ["campaign"]
+    change_form_template = "admin/lottery/draw/change_form.html"
+    fields = [
+        "campaign",
+        "status",
+        "winners_count",
+        "prize_points",
+        "point_type",
+        "eligible_count",
+        "eligible_hash",
+        "seed_hash",
+        "revealed_seed",
+        "cutoff_digest",
+        "committed_by",
+        "committed_at",
+        "drawn_by",
+        "drawn_at",
+        "confirmed_by",
+        "confirmed_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("seed"))
+    def revealed_seed(self, obj: Draw) -> str:
+        # The seed stays secret until the draw, in the back office too.
+        return obj.seed if obj.is_drawn else gettext("(secret until the draw)")
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.has_perm(services.PERMISSION)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:lottery_draw_commit"))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("commit/", view(self.commit_view), name="lottery_draw_commit"),
+            path("<int:draw_id>/draw/", view(self.draw_view), name="lottery_draw_draw"),
+            path("<int:draw_id>/confirm/", view(self.confirm_view), name="lottery_draw_confirm"),
+            path("<int:draw_id>/forfeit/", view(self.forfeit_view), name="lottery_draw_forfeit"),
+            path(
+                "<int:draw_id>/forfeits/<int:forfeit_id>/confirm/",
+                view(self.forfeit_confirm_view),
+                name="lottery_draw_forfeit_confirm",
+            ),
+            path("<int:draw_id>/winners.csv", view(self.export_view), name="lottery_draw_export"),
+            *super().get_urls(),
+        ]
+
+    def _change_url(self, draw_id: int) -> str:
+        return reverse("admin:lottery_draw_change", args=[draw_id])
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        draw = get_object_or_404(Draw, pk=object_id)
+        extra = {
+            "is_officer": request.user.has_perm(services.PERMISSION),
+            "draw": draw,
+            "winners": list(draw.entrants.filter(outcome__in=[*WINNING_OUTCOMES, Outcome.FORFEITED]).order_by("rank"))
+            if draw.is_drawn
+            else [],
+            "forfeits": list(draw.forfeits.select_related("recorded_by", "confirmed_by")),
+            "pending_forfeit": draw.forfeits.filter(status=ForfeitStatus.PENDING).first(),
+            "forfeit_form": ForfeitForm(),
+            "verification": services.draw_verify(draw=draw) if draw.is_drawn else None,
+        }
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def _step(self, request: HttpRequest, draw_id: int, step, done: str) -> HttpResponse:
+        _officer_required(request)
+        if request.method != "POST":
+            return HttpResponseRedirect(self._change_url(draw_id))
+        draw = get_object_or_404(Draw, pk=draw_id)
+        try:
+            step(draw)
+        except Refused as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, done, messages.SUCCESS)
+        return HttpResponseRedirect(self._change_url(draw_id))
+
+    def commit_view(self, request: HttpRequest) -> HttpResponse:
+        _officer_required(request)
+        form = CommitForm(request.POST or None)
+        if not request.POST:
+            current = Campaign.objects.filter(is_active=True, draw__isnull=True).order_by("-starts_at").first()
+            form = CommitForm(initial={"campaign": current})
+        if request.method == "POST" and form.is_valid():
+            try:
+                draw = services.draw_commit(campaign=form.cleaned_data["campaign"], user=request.user)
+            except Refused as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    gettext("Draw committed: %(count)d eligible members; the seed hash is published.")
+                    % {"count": draw.eligible_count},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._change_url(draw.pk))
+        campaign = form.initial.get("campaign") or (form.cleaned_data.get("campaign") if form.is_bound else None)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Commit the lottery draw"),
+            "form": form,
+            "now": clock.now(),
+            "campaign": campaign if isinstance(campaign, Campaign) else None,
+        }
+        return TemplateResponse(request, "admin/lottery/draw/commit.html", context)
+
+    def draw_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
+        return self._step(
+            request,
+            draw_id,
+            lambda draw: services.draw_perform(draw=draw, user=request.user),
+            gettext("The winners are drawn and the seed is revealed; a second officer confirms."),
+        )
+
+    def confirm_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
+        return self._step(
+            request,
+            draw_id,
+            lambda draw: services.draw_confirm(draw=draw, user=request.user),
+            gettext("The draw is confirmed and the winners are awarded their points."),
+        )
+
+    def forfeit_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
+        _officer_required(request)
+        form = ForfeitForm(request.POST or None)
+        if request.method == "POST" and not form.is_valid():
+            self.message_user(request, gettext("Give the winner's member ID and the reason."), messages.ERROR)
+            return HttpResponseRedirect(self._change_url(draw_id))
+        return self._step(
+            request,
+            draw_id,
+            lambda draw: services.forfeit_record(
+                draw=draw,
+                member_id=form.cleaned_data["member_id"],
+                reason=form.cleaned_data["reason"],
+                user=request.user,
+            ),
+            gettext("The forfeit is recorded; a second officer confirms it."),
+        )
+
+    def forfeit_confirm_view(self, request: HttpRequest, draw_id: int, forfeit_id: int) -> HttpResponse:
+        forfeit = get_object_or_404(Forfeit, pk=forfeit_id, draw_id=draw_id)
+        return self._step(
+            request,
+            draw_id,
+            lambda draw: services.forfeit_confirm(forfeit=forfeit, user=request.user),
+            gettext("The forfeit is confirmed; the replacement is a winner."),
+        )
+
+    def export_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
+        _officer_required(request)
+        draw = get_object_or_404(Draw, pk=draw_id)
+        if not draw.is_drawn:
+            self.message_user(request, gettext("There are no winners before the draw."), messages.ERROR)
+            return HttpResponseRedirect(self._change_url(draw_id))
+        encoding = request.GET.get("encoding", "utf-8")
+        try:
+            body = services.winners_export(draw=draw, encoding=encoding)
+        except Refused as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(self._change_url(draw_id))
+        response = HttpResponse(body, content_type=f"text/csv; charset={encoding}")
+        response["Content-Disposition"] = f'attachment; filename="lottery-draw-{draw.pk}-winners-{encoding}.csv"'
+        staff_action_record(user=request.user, obj=draw, message=f"Exported the winners ({encoding})")
+        return response
+
+
+@admin.register(DrawEntrant)
+class DrawEntrantAdmin(ReadOnlyAdmin):
+    list_display = ["member_id", "draw", "outcome", "rank", "short_digest"]
+    list_filter = ["outcome"]
+    list_select_related = ["draw"]
+    search_fields = ["=member_id"]
+    ordering = ["draw", "rank", "member_id"]
+    show_full_result_count = False
+
+    @admin.display(description=_("digest"), ordering="digest")
+    def short_digest(self, obj: DrawEntrant) -> str:
+        return format_html("<code>{}</code>", obj.digest[:16] + "…") if obj.digest else "—"
+
+
+@admin.register(Forfeit)
+class ForfeitAdmin(ReadOnlyAdmin):
+    list_display = ["number", "draw", "member_id", "replacement_member_id", "status", "recorded_by", "confirmed_by"]
+    list_filter = ["status"]
+    list_select_related = ["draw", "recorded_by", "confirmed_by"]
+    search_fields = ["=member_id", "=replacement_member_id"]
