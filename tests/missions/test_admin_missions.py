@@ -1,0 +1,143 @@
+"""Missions in the admin: rule validation messages, and a rule change after the start previewed by a dry run."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.urls import reverse
+from django.utils import translation
+
+from missions.models import Mission, Stamp
+from tests.missions.factories import EntryFactory, MemberFactory, pay, score
+
+pytestmark = pytest.mark.django_db
+
+BOOLEANS = ["distinct_days", "bonus_merchants_only", "counts_for_lottery", "is_active"]
+TEXTS = [
+    "code",
+    "order",
+    "label_ja",
+    "label_en",
+    "title_ja",
+    "title_en",
+    "description_ja",
+    "description_en",
+    "kind",
+    "min_amount",
+    "target_count",
+    "reward_points",
+    "point_type",
+]
+
+
+def form_data(mission: Mission, **changes) -> dict:
+    data = {name: getattr(mission, name) for name in TEXTS}
+    data.update(campaign=mission.campaign_id, course=mission.course_id)
+    data["unit_points"] = mission.unit_points or ""
+    data["window_start"] = mission.window_start.strftime("%H:%M") if mission.window_start else ""
+    data["window_end"] = mission.window_end.strftime("%H:%M") if mission.window_end else ""
+    data["weekdays"] = list(mission.weekdays)
+    data["requires"] = [m.pk for m in mission.requires.all()]
+    for name in BOOLEANS:
+        if getattr(mission, name):
+            data[name] = "on"
+    data.update(changes)
+    for name in BOOLEANS:
+        if data.get(name) is False:
+            del data[name]
+    return data
+
+
+def change_url(mission: Mission) -> str:
+    return reverse("admin:missions_mission_change", args=[mission.pk])
+
+
+@pytest.fixture
+def mania5(campaign, clock):
+    clock("2026-02-20 12:00")  # before the start: saving needs no dry run
+    return Mission.objects.get(campaign=campaign, code="mania-5")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"window_start": "10:00", "window_end": "05:00"}, "window_end", "must start before it ends"),
+        ({"window_start": "10:00", "window_end": "10:00"}, "window_end", "must start before it ends"),
+        ({"window_start": "10:00", "window_end": ""}, "window_end", "both ends"),
+        ({"min_amount": -1}, "min_amount", "cannot be negative"),
+        ({"reward_points": -200}, "reward_points", "cannot be negative"),
+        ({"target_count": 0}, "target_count", "at least 1"),
+        ({"weekdays": [5, 8]}, "weekdays", "not a weekday"),
+    ],
+)
+def test_invalid_rules_are_refused_with_a_message(admin_client, mania5, changes, field, message):
+    response = admin_client.post(change_url(mania5), form_data(mania5, **changes), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert field in form.errors, form.errors
+    with translation.override("en"):
+        assert message in " ".join(str(error) for error in form.errors[field])
+    mania5.refresh_from_db()
+    assert mania5.min_amount == 3000 and mania5.window_start is None
+
+
+def test_a_valid_change_before_the_start_is_saved_directly_with_history(admin_client, admin_user, mania5):
+    response = admin_client.post(
+        change_url(mania5), form_data(mania5, title_en="Pay 3,000 yen once", weekdays=[5, 6, 7])
+    )
+    assert response.status_code == 302
+    mania5.refresh_from_db()
+    assert mania5.title_en == "Pay 3,000 yen once" and mania5.weekdays == [5, 6, 7]
+    assert mania5.history.latest().history_user == admin_user
+
+
+@pytest.fixture
+def paid(in_campaign):
+    """Four entered members paying 3,000 / 3,200 / 3,500 / 4,000 yen once: all clear mania-5 at 3,000."""
+    members = []
+    for index, amount in enumerate([3000, 3200, 3500, 4000]):
+        member = MemberFactory(member_id=f"M-{amount}")
+        EntryFactory(campaign=in_campaign, member=member)
+        pay(member, f"2026-03-0{index + 3} 12:00", amount)
+        members.append(member)
+    score(in_campaign, *members)
+    assert Stamp.objects.filter(mission__code="mania-5", cleared=True).count() == 4
+    return members
+
+
+def test_a_rule_change_after_the_start_shows_the_dry_run_first_and_changes_nothing(admin_client, in_campaign, paid):
+    mission = Mission.objects.get(campaign=in_campaign, code="mania-5")
+    response = admin_client.post(change_url(mission), form_data(mission, min_amount=3500))
+    assert response.status_code == 200
+    result = response.context["result"]
+    assert (result.members_changed, result.stamps_changed, result.points_delta) == (2, 2, -400)
+    assert result.reversals == 2
+    page = response.content.decode()
+    assert 'name="_rescore_confirmed"' in page
+    mission.refresh_from_db()
+    assert mission.min_amount == 3000
+    assert Stamp.objects.filter(mission__code="mania-5", cleared=True).count() == 4
+
+
+def test_confirming_saves_and_rescores_in_the_background(
+    admin_client, admin_user, in_campaign, paid, django_capture_on_commit_callbacks
+):
+    mission = Mission.objects.get(campaign=in_campaign, code="mania-5")
+    data = form_data(mission, min_amount=3500, _rescore_confirmed="1")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(change_url(mission), data)
+    assert response.status_code == 302
+    mission.refresh_from_db()
+    assert mission.min_amount == 3500
+    cleared = set(Stamp.objects.filter(mission=mission, cleared=True).values_list("member_id", flat=True))
+    assert cleared == {"M-3500", "M-4000"}
+    log = LogEntry.objects.get(object_id=str(mission.pk), user=admin_user, change_message__contains="re-score")
+    assert "min_amount" in log.change_message
+
+
+def test_a_text_change_after_the_start_needs_no_confirmation(admin_client, in_campaign, paid):
+    mission = Mission.objects.get(campaign=in_campaign, code="mania-5")
+    response = admin_client.post(change_url(mission), form_data(mission, title_en="New title"))
+    assert response.status_code == 302
+    mission.refresh_from_db()
+    assert mission.title_en == "New title"
