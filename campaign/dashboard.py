@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Exists, OuterRef, Sum
 from django.db.models.functions import TruncDate
 
-from campaign.env import JST
 from campaign.models import Campaign, Entry, ImportBatch, PointType
 from missions.models import Course, LedgerLine, Mission, Stamp, StampCard
 
 LOTTERY = "lottery"
+# A named zone (not a fixed offset) so that every database can truncate to the Japan day.
+JAPAN = ZoneInfo("Asia/Tokyo")
 
 
 @dataclass
@@ -53,7 +55,10 @@ def dashboard_figures(*, campaign: Campaign) -> DashboardFigures:
     entries_total = entries.count()
 
     per_day = (
-        entries.annotate(day=TruncDate("entered_at", tzinfo=JST)).values("day").annotate(n=Count("id")).order_by("day")
+        entries.annotate(day=TruncDate("entered_at", tzinfo=JAPAN))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by("day")
     )
     entries_by_day = [Bar(label=_day_label(row["day"]), value=row["n"]) for row in per_day]
 
