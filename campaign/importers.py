@@ -174,7 +174,7 @@ def parse_time(raw: Any) -> datetime | None:
     if isinstance(raw, date) or not isinstance(raw, str):
         return None
     text = raw.strip()
-    if len(text) < 16:  # a date alone is not a time
+    if ":" not in text and "T" not in text:  # a date alone is not a time
         return None
     try:
         parsed = datetime.fromisoformat(text)
@@ -390,6 +390,17 @@ class RowSource:
             return self._xlsx_rows()
         return self._csv_rows()
 
+    def header_check(self) -> Header:
+        """Read the header now, so that a file without one is refused before any row is handled."""
+        rows = self.rows()
+        try:
+            next(rows, None)
+        finally:
+            rows.close()
+        if self.header is None:
+            raise FileRefused(_("The file is empty: it has no header row."))
+        return self.header
+
     def _csv_rows(self) -> Iterator[tuple[int, list]]:
         with self.path.open(encoding=self.encoding, newline="", errors="strict") as stream:
             reader = csv.reader(stream, delimiter=self.delimiter)
@@ -491,13 +502,17 @@ def file_open(path: str | Path) -> RowSource:
         raise FileRefused(_("The file is empty: it has no header row."))
     if magic.startswith(b"PK\x03\x04"):
         _xlsx_check(path)
-        return RowSource(path=path, kind="xlsx")
+        source = RowSource(path=path, kind="xlsx")
+        source.header_check()
+        return source
     if magic.startswith(b"\xd0\xcf\x11\xe0"):
         raise FileRefused(_("Old Excel (.xls) files cannot be read: save the file as XLSX or CSV."))
     encoding, lines, first = _encoding_detect(path)
     head = first.decode(encoding, errors="ignore").split("\n", 1)[0]
     delimiter = "\t" if "\t" in head and "," not in head else ","
-    return RowSource(path=path, kind="csv", encoding=encoding, delimiter=delimiter, approx_rows=max(lines - 1, 0))
+    source = RowSource(path=path, kind="csv", encoding=encoding, delimiter=delimiter, approx_rows=max(lines - 1, 0))
+    source.header_check()
+    return source
 
 
 def row_values(values: list, header: Header) -> tuple[list, str]:

@@ -13,6 +13,7 @@ set-based; on SQLite (development) it is merged in batches through the ORM.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -523,26 +524,36 @@ def _import_postgresql(
             "type varchar(8), amount bigint, points_used bigint, merchant_code varchar(64), "
             "occurred_at timestamptz, original_transaction_id varchar(64), charge_method varchar(16))"
         )
+        # Outside a transaction each COPY commits on its own and the admin page sees the
+        # progress; inside one (tests, callers' atomic blocks) a savepoint keeps a refusal
+        # in the middle of the file from aborting the caller's transaction.
+        staging = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
         try:
-            exhausted = False
-            while not exhausted:
-                exhausted = True
-                with cursor.copy(f"COPY import_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
-                    write = copy.write_row
-                    # The connection is busy while a COPY runs: stop it now and then to save the
-                    # rejected rows and the progress the admin page shows.
-                    for n, (line, record) in enumerate(valid, start=1):
-                        write((line, *record))
-                        if n >= COPY_CHUNK or len(rejections) >= REJECTION_CHUNK:
-                            exhausted = False
-                            break
-                _rejections_flush(rejections)
-                report(result.rows)
+            with staging:
+                _stage(cursor=cursor, valid=valid, result=result, report=report, rejections=rejections)
             with transaction.atomic():
                 _merge_staged(cursor=cursor, campaign=campaign, batch=batch, result=result)
         finally:
             cursor.execute("DROP TABLE IF EXISTS import_stage")
             cursor.execute("DROP TABLE IF EXISTS import_first")
+
+
+def _stage(*, cursor, valid, result: IngestResult, report, rejections: list[ImportRejection]) -> None:
+    """COPY the valid records into the staging table, in statements of COPY_CHUNK rows."""
+    exhausted = False
+    while not exhausted:
+        exhausted = True
+        with cursor.copy(f"COPY import_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
+            write = copy.write_row
+            # The connection is busy while a COPY runs: stop it now and then to save the
+            # rejected rows and the progress the admin page shows.
+            for n, (line, record) in enumerate(valid, start=1):
+                write((line, *record))
+                if n >= COPY_CHUNK or len(rejections) >= REJECTION_CHUNK:
+                    exhausted = False
+                    break
+        _rejections_flush(rejections)
+        report(result.rows)
 
 
 def _merge_staged(*, cursor, campaign: Campaign, batch: ImportBatch, result: IngestResult) -> None:

@@ -1,0 +1,271 @@
+"""Transaction files (SPEC 3.1, 3.2): encodings, XLSX, headers, every row rule, duplicates, re-import."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import datetime
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from campaign.models import ImportBatch, ImportRejection, ImportStatus, Transaction
+from tests.campaign.factories import TransactionFactory, jst
+
+HEADER = (
+    "transaction_id,member_id,type,amount,points_used,merchant_code,occurred_at,original_transaction_id,charge_method"
+)
+JA_HEADER = "取引ID,会員ID,取引種別,金額,ポイント利用額,加盟店コード,取引日時,元取引ID,チャージ方法"
+
+
+def write(tmp_path, text: str, encoding: str = "utf-8", name: str = "tx.csv"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def run(path) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_transactions", str(path), stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def summary(out: str) -> str:
+    return out.strip().splitlines()[-1]
+
+
+def test_a_valid_file_prints_the_summary_line_and_stores_every_row(tmp_path, in_campaign):
+    path = write(
+        tmp_path,
+        f"{HEADER}\n"
+        'T1,M1,charge,"10,000",,,2026-03-06T07:30:00+09:00,,card\n'
+        "T2,M1,payment,1000,200,SHOP-1,2026-03-06 07:30:00,,\n"
+        "T3,M2,cancel,1000,,,2026/03/07 7:30:00,T2,\n",
+    )
+    out, _err = run(path)
+    assert summary(out) == "rows=3 accepted=3 duplicates=0 rejected=0"
+    t2 = Transaction.objects.get(transaction_id="T2")
+    assert (t2.amount, t2.points_used, t2.merchant_code, t2.source) == (1000, 200, "SHOP-1", "file")
+    assert t2.import_batch.status == ImportStatus.DONE
+    assert Transaction.objects.get(transaction_id="T1").amount == 10000
+    assert Transaction.objects.get(transaction_id="T3").original_transaction_id == "T2"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-03-06T07:30:00+09:00", "2026-03-06 07:30"),
+        ("2026-03-05T22:30:00Z", "2026-03-06 07:30"),
+        ("2026-03-05T22:30:00+00:00", "2026-03-06 07:30"),
+        ("2026-03-06 07:30:00", "2026-03-06 07:30"),
+        ("2026-03-06T07:30:00", "2026-03-06 07:30"),
+        ("2026/03/06 7:30:00", "2026-03-06 07:30"),
+        ("2026/3/6 7:30", "2026-03-06 07:30"),
+        ("2026-03-06 7:30:00", "2026-03-06 07:30"),
+    ],
+)
+def test_every_time_format_of_the_spec_is_read_and_without_offset_means_jst(tmp_path, in_campaign, text, expected):
+    run(write(tmp_path, f"{HEADER}\nT1,M1,payment,500,,S1,{text},,\n"))
+    assert Transaction.objects.get().occurred_at == jst(expected)
+
+
+NAMES = "髙島屋①～ｶﾌｪ"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp932"])
+def test_each_encoding_round_trips_japanese_text(tmp_path, in_campaign, encoding):
+    text = (
+        f"{JA_HEADER},加盟店名\n"
+        f'T1,M1,支払,"1,500",0,{NAMES},2026-03-06 07:30:00,,,{NAMES}ｶﾌｪ\n'
+        "T2,M1,チャージ,3000,,,2026-03-06 08:00:00,,bank,\n"
+        "T3,M1,取消,1500,,,2026-03-07 08:00:00,T1,,\n"
+    )
+    out, err = run(write(tmp_path, text, encoding))
+    assert summary(out) == "rows=3 accepted=3 duplicates=0 rejected=0"
+    assert Transaction.objects.get(transaction_id="T1").merchant_code == NAMES
+    assert sorted(Transaction.objects.values_list("type", flat=True)) == ["cancel", "charge", "payment"]
+    assert "加盟店名" in err  # the unknown column is named in a warning
+    assert ImportBatch.objects.get().warnings
+
+
+def test_a_file_that_is_neither_utf8_nor_cp932_is_refused_with_an_encoding_error(tmp_path, in_campaign):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(f"{HEADER}\nT1,M1,payment,500,,Caf\xe9 \xff,2026-03-06 07:30,,\n".encode("latin-1"))
+    with pytest.raises(CommandError, match="encoding"):
+        run(path)
+    assert Transaction.objects.count() == 0
+    assert ImportBatch.objects.get().status == ImportStatus.REFUSED
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"\n\n", "header"),
+        (b"transaction_id,member_id,type,amount\nT1,M1,payment,5\n", "occurred_at"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 old excel", "xls"),
+        (b"PK\x03\x04 not really a zip", "XLSX"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR", "binary"),
+        (b"transaction_id,transaction_id,member_id,type,amount,occurred_at\n", "twice"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_refused_whole(tmp_path, in_campaign, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(CommandError, match=f"(?i){message}"):
+        run(path)
+    assert Transaction.objects.count() == 0
+
+
+def test_a_missing_required_column_is_named(tmp_path, in_campaign):
+    with pytest.raises(CommandError, match="member_id"):
+        run(write(tmp_path, "transaction_id,type,amount,occurred_at\nT1,charge,5,2026-03-06 07:30\n"))
+
+
+def test_a_bad_row_in_the_middle_is_reported_and_the_rest_imported(tmp_path, in_campaign):
+    rows = [f"T{i},M{i},payment,500,,S1,2026-03-06 07:30:00,," for i in range(1, 6)]
+    rows[2] = "T3,M3,payment,-500,,S1,2026-03-06 07:30:00,,"
+    out, _err = run(write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n"))
+    assert summary(out) == "rows=5 accepted=4 duplicates=0 rejected=1"
+    assert "line 4: T3: amount '-500' is negative" in out
+    rejection = ImportRejection.objects.get()
+    assert (rejection.line, rejection.transaction_id) == (4, "T3")
+    assert rejection.raw["amount"] == "-500"
+    assert not Transaction.objects.filter(transaction_id="T3").exists()
+
+
+def test_reimporting_a_file_changes_nothing(tmp_path, in_campaign):
+    path = write(
+        tmp_path,
+        f"{HEADER}\nT1,M1,payment,500,,S1,2026-03-06 07:30:00,,\nT2,M1,payment,x,,S1,2026-03-06 07:30:00,,\n",
+    )
+    first, _ = run(path)
+    stored = list(Transaction.objects.values_list("transaction_id", "amount", "received_at", "import_batch_id"))
+    second, err = run(path)
+    assert summary(first) == "rows=2 accepted=1 duplicates=0 rejected=1"
+    assert summary(second) == "rows=2 accepted=0 duplicates=1 rejected=1"
+    assert "already imported" in err
+    assert list(Transaction.objects.values_list("transaction_id", "amount", "received_at", "import_batch_id")) == stored
+
+
+def test_duplicates_and_conflicts_inside_a_file_and_against_the_store(tmp_path, in_campaign):
+    TransactionFactory(transaction_id="OLD", amount=700, occurred_at=jst("2026-03-06 07:30"), merchant_code="S1")
+    out, _ = run(
+        write(
+            tmp_path,
+            f"{HEADER}\n"
+            "T1,M1,payment,500,,S1,2026-03-06 07:30:00,,\n"
+            "T1,M1,payment,500,,S1,2026-03-05T22:30:00Z,,\n"  # the same content, written otherwise
+            "T1,M1,payment,501,,S1,2026-03-06 07:30:00,,\n"
+            "OLD,M0000000,payment,999,,S1,2026-03-06 07:30:00,,\n",
+        )
+    )
+    assert summary(out) == "rows=4 accepted=1 duplicates=1 rejected=2"
+    assert "line 4: T1:" in out and "different content" in out
+    assert Transaction.objects.get(transaction_id="T1").amount == 500
+    assert Transaction.objects.get(transaction_id="OLD").amount == 700
+    assert sorted(ImportRejection.objects.values_list("line", flat=True)) == [4, 5]
+
+
+RULES = [
+    ("T1,M1,refund,500,,S1,2026-03-06 07:30,,", "type"),
+    (",M1,payment,500,,S1,2026-03-06 07:30,,", "transaction_id"),
+    ("T" + "x" * 64 + ",M1,payment,500,,S1,2026-03-06 07:30,,", "transaction_id"),
+    ("T1,,payment,500,,S1,2026-03-06 07:30,,", "member_id"),
+    ("T1,M1,payment,,,S1,2026-03-06 07:30,,", "amount"),
+    ("T1,M1,payment,5.5,,S1,2026-03-06 07:30,,", "amount"),
+    ("T1,M1,payment,1.000,,S1,2026-03-06 07:30,,", "amount"),
+    ('T1,M1,payment,"1,00",,S1,2026-03-06 07:30,,', "amount"),
+    ("T1,M1,payment,500円,,S1,2026-03-06 07:30,,", "amount"),
+    ("T1,M1,payment,500,600,S1,2026-03-06 07:30,,", "points_used"),
+    ("T1,M1,payment,500,-1,S1,2026-03-06 07:30,,", "points_used"),
+    ("T1,M1,charge,500,100,,2026-03-06 07:30,,", "points_used"),
+    ("T1,M1,payment,500,,,2026-03-06 07:30,,", "merchant_code"),
+    ("T1,M1,charge,500,,S1,2026-03-06 07:30,,", "merchant_code"),
+    ("T1,M1,payment,500,,S1,2026-03-06,,", "occurred_at"),
+    ("T1,M1,payment,500,,S1,06/03/2026 07:30,,", "occurred_at"),
+    ("T1,M1,payment,500,,S1,2026-02-13 07:30,,", "occurred_at"),
+    ("T1,M1,payment,500,,S1,2026-04-01 00:00,,", "occurred_at"),
+    ("T1,M1,payment,500,,S1,2026-03-15 12:06,,", "occurred_at"),  # in the future of the clock (12:00)
+    ("T1,M1,cancel,500,,,2026-03-06 07:30,,", "original_transaction_id"),
+    ("T1,M1,cancel,500,,,2026-03-06 07:30,T1,", "original_transaction_id"),
+    ("T1,M1,payment,500,,S1,2026-03-06 07:30,T0,", "original_transaction_id"),
+    ("T1,M1,charge,500,,,2026-03-06 07:30,,paypay", "charge_method"),
+    ("T1,M1,payment,500,,S1,2026-03-06 07:30,,card", "charge_method"),
+    ("T1,M1,payment,500,,S1,2026-03-06 07:30,,,extra", "fields"),
+]
+
+
+@pytest.mark.parametrize(("row", "column"), RULES)
+def test_each_rule_rejects_a_row_naming_the_column(tmp_path, in_campaign, row, column):
+    out, _ = run(write(tmp_path, f"{HEADER}\n{row}\n"))
+    assert summary(out) == "rows=1 accepted=0 duplicates=0 rejected=1"
+    reason = ImportRejection.objects.get().reason
+    assert column in reason, reason
+    assert Transaction.objects.count() == 0
+
+
+def test_a_payment_in_the_skew_of_the_clock_and_a_late_cancel_are_accepted(tmp_path, in_campaign):
+    out, _ = run(
+        write(
+            tmp_path,
+            f"{HEADER}\nT1,M1,payment,500,,S1,2026-03-15 12:04:00,,\nX1,M1,cancel,500,,,2026-03-15 12:01:00,T0,\n",
+        )
+    )
+    assert summary(out) == "rows=2 accepted=2 duplicates=0 rejected=0"
+
+
+def test_after_the_cutoff_every_row_is_refused_with_that_reason(tmp_path, campaign, clock):
+    clock("2026-04-11T00:00:01+09:00")
+    out, _ = run(write(tmp_path, f"{HEADER}\nT1,M1,payment,500,,S1,2026-03-06 07:30,,\n"))
+    assert summary(out) == "rows=1 accepted=0 duplicates=0 rejected=1"
+    assert "after the data cut-off" in out
+
+
+def test_blank_lines_and_quoted_newlines_keep_line_numbers_right(tmp_path, in_campaign):
+    text = f'{HEADER}\n\nT1,M1,payment,500,,"S\n1",2026-03-06 07:30,,\nT2,M1,payment,x,,S1,2026-03-06 07:30,,\n'
+    out, _ = run(write(tmp_path, text))
+    assert summary(out) == "rows=2 accepted=1 duplicates=0 rejected=1"
+    assert ImportRejection.objects.get().line == 5
+
+
+def test_an_xlsx_file_is_read_with_japanese_headers_and_typed_cells(tmp_path, in_campaign):
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(["取引ID", "会員ID", "取引種別", "金額", "ポイント利用額", "加盟店コード", "取引日時", "備考"])
+    sheet.append(["T1", "M1", "支払", 1200, 200, NAMES, datetime(2026, 3, 6, 7, 30), "memo"])
+    sheet.append(["T2", "M1", "チャージ", "10,000", None, None, "2026/03/06 8:00:00", None])
+    sheet.append(["T3", "M1", "支払", 12.5, None, "S1", datetime(2026, 3, 6, 9, 0), None])
+    sheet.append([None, None, None, None, None, None, None, None])
+    path = tmp_path / "tx.xlsx"
+    workbook.save(path)
+    out, err = run(path)
+    assert summary(out) == "rows=3 accepted=2 duplicates=0 rejected=1"
+    t1 = Transaction.objects.get(transaction_id="T1")
+    assert (t1.amount, t1.points_used, t1.merchant_code, t1.occurred_at) == (1200, 200, NAMES, jst("2026-03-06 07:30"))
+    assert "line 4: T3" in out
+    assert "備考" in err
+
+
+def test_an_xlsx_that_inflates_like_a_bomb_is_refused(tmp_path, in_campaign):
+    path = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (12 * 1024 * 1024))
+    with pytest.raises(CommandError, match="unsafe"):
+        run(path)
+
+
+def test_a_tab_separated_file_is_read(tmp_path, in_campaign):
+    out, _ = run(write(tmp_path, HEADER.replace(",", "\t") + "\nT1\tM1\tpayment\t500\t\tS1\t2026-03-06 07:30\t\t\n"))
+    assert summary(out) == "rows=1 accepted=1 duplicates=0 rejected=0"
+
+
+def test_the_import_scores_the_members_it_touches(tmp_path, in_campaign):
+    from missions.models import Stamp
+    from tests.campaign.factories import EntryFactory, MemberFactory
+
+    EntryFactory(member=MemberFactory(member_id="M1"))
+    run(write(tmp_path, f"{HEADER}\nT1,M1,charge,100000,,,2026-03-06 07:30,,bank\n"))
+    cleared = set(Stamp.objects.filter(member_id="M1", cleared=True).values_list("mission__code", flat=True))
+    assert {"casual-1", "mania-7", "mania-9", "mania-10"} <= cleared
