@@ -23,7 +23,12 @@ SQLITE_TRIGGERS = [
 def officer(username: str):
     """A member of the lottery group, which may run draws (as the roles migration sets it up)."""
     group, _created = Group.objects.get_or_create(name="lottery")
-    group.permissions.add(Permission.objects.get(codename="run_draw", content_type__app_label="lottery"))
+    group.permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="lottery",
+            codename__in=["run_draw", "view_draw", "view_drawentrant", "view_forfeit"],
+        )
+    )
     user = UserFactory(username=username, is_staff=True)
     user.groups.add(group)
     return user

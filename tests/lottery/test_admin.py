@@ -1,0 +1,101 @@
+"""The draw in the admin: the lottery group's steps, four eyes, refusals and the winners export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from lottery import services
+from lottery.models import Draw, DrawStatus, Forfeit
+from missions.models import LedgerLine
+from tests.campaign.factories import UserFactory
+from tests.lottery.factories import eligible_members
+
+ADMIN = "/admin/lottery/draw/"
+
+
+def messages_of(response) -> str:
+    return " ".join(str(m) for m in response.context["messages"])
+
+
+def test_the_whole_workflow_through_the_admin(client, after_cutoff, alice, bob):
+    eligible_members(after_cutoff, 100)
+    client.force_login(alice)
+    assert client.get(f"{ADMIN}add/").url == f"{ADMIN}commit/"
+    assert client.get(f"{ADMIN}commit/").status_code == 200
+    response = client.post(f"{ADMIN}commit/", {"campaign": after_cutoff.pk}, follow=True)
+    draw = Draw.objects.get()
+    html = response.content.decode()
+    assert draw.seed_hash in html and draw.eligible_hash in html and "100" in html
+    assert draw.seed not in html
+
+    response = client.post(f"{ADMIN}{draw.pk}/draw/", follow=True)
+    draw.refresh_from_db()
+    assert draw.status == DrawStatus.DRAWN and draw.seed in response.content.decode()
+    assert draw.cutoff_digest in response.content.decode()
+
+    response = client.post(f"{ADMIN}{draw.pk}/confirm/", follow=True)
+    assert "another lottery officer" in messages_of(response)
+    assert Draw.objects.get().status == DrawStatus.DRAWN
+
+    client.force_login(bob)
+    client.post(f"{ADMIN}{draw.pk}/confirm/")
+    assert Draw.objects.get().status == DrawStatus.CONFIRMED
+    assert LedgerLine.objects.filter(reward="lottery").count() == 77
+
+    first = services.current_winners(draw=draw).first().member_id
+    response = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": first, "reason": "辞退"}, follow=True)
+    forfeit = Forfeit.objects.get()
+    assert forfeit.replacement_member_id and "second officer" in messages_of(response)
+    client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/")
+    assert Forfeit.objects.get().status == "pending"  # bob recorded it: bob cannot confirm it
+    client.force_login(alice)
+    client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/")
+    assert Forfeit.objects.get().status == "confirmed"
+
+    rows = list(
+        csv.DictReader(io.StringIO(client.get(f"{ADMIN}{draw.pk}/winners.csv?encoding=utf-8").content.decode()))
+    )
+    assert len(rows) == 78
+    by_member = {r["member_id"]: r for r in rows}
+    assert by_member[first]["outcome"] == "forfeited" and by_member[first]["forfeit_reason"] == "辞退"
+    assert by_member[first]["points_awarded"] == "0"
+    replacement = by_member[forfeit.replacement_member_id]
+    assert replacement["outcome"] == "replacement" and replacement["replaces"] == first
+    assert replacement["points_awarded"] == "5000" and replacement["rank"] == "78"
+
+    cp932 = client.get(f"{ADMIN}{draw.pk}/winners.csv?encoding=cp932")
+    assert cp932["Content-Type"] == "text/csv; charset=cp932"
+    assert "辞退" in cp932.content.decode("cp932")
+    assert services.draw_verify(draw=draw).ok
+
+
+def test_commit_before_the_cutoff_is_refused_in_the_admin(client, clock, campaign, alice):
+    clock("2026-04-01T09:00:00+09:00")
+    client.force_login(alice)
+    response = client.post(f"{ADMIN}commit/", {"campaign": campaign.pk}, follow=True)
+    assert "data cut-off" in messages_of(response)
+    assert not Draw.objects.exists()
+
+
+def test_the_admin_never_edits_or_deletes_a_draw(client, after_cutoff, alice):
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    client.force_login(alice)
+    assert client.get(f"{ADMIN}{draw.pk}/delete/").status_code == 403
+    client.post(f"{ADMIN}{draw.pk}/change/", {"seed_hash": "0" * 64})
+    assert Draw.objects.get().seed_hash == draw.seed_hash
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "commit/"), ("post", "{id}/draw/"), ("post", "{id}/confirm/"), ("get", "{id}/winners.csv")],
+)
+def test_staff_outside_the_lottery_group_get_403(client, after_cutoff, alice, method, path):
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    staff = UserFactory(username="marketing", is_staff=True)
+    client.force_login(staff)
+    response = getattr(client, method)(ADMIN + path.format(id=draw.pk))
+    assert response.status_code == 403
+    assert Draw.objects.get().status == DrawStatus.COMMITTED
