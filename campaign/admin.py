@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 
+from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -20,7 +21,8 @@ from django.views.decorators.http import require_POST
 from campaign import import_admin  # noqa: F401  (the transaction import pages)
 from campaign.audit import staff_action_record
 from campaign.dashboard import dashboard_figures, dashboard_rows
-from campaign.models import Campaign, Entry, Member, Transaction, TransactionType, VideoView
+from campaign.models import Campaign, Entry, EntrySource, Member, Transaction, TransactionType, VideoView
+from campaign.services import Refused, entry_create
 from merchants.models import Merchant
 from missions.models import LedgerLine
 from missions.services import members_score, progress_document, transactions_explained
@@ -162,8 +164,19 @@ def member_panels(*, member: Member) -> dict:
     }
 
 
+class EntryCreateForm(forms.Form):
+    member_id = forms.CharField(label=_("member ID"), max_length=64)
+    entered_at = forms.DateTimeField(
+        label=_("entered at"),
+        required=False,
+        help_text=_("Japan time, e.g. 2026-03-10 12:00. Empty: now. It must lie in the entry window."),
+    )
+
+
 @admin.register(Entry)
 class EntryAdmin(admin.ModelAdmin):
+    """Entries are made by the member (app, site); operations can enter a member on request, by the same rules."""
+
     list_display = ["member", "campaign", "entered_at", "source", "received_at"]
     list_filter = ["campaign", "source", ("entered_at", admin.DateFieldListFilter)]
     search_fields = ["member__member_id"]
@@ -177,10 +190,47 @@ class EntryAdmin(admin.ModelAdmin):
             return queryset, False
         return queryset.filter(member_id=term), False
 
-    def save_model(self, request, obj, form, change):
-        if not change and not obj.received_at:
-            obj.received_at = obj.entered_at
-        super().save_model(request, obj, form, change)
+    def get_readonly_fields(self, request, obj=None):
+        # An entry is a fact the member created: it is shown, not edited.
+        return [f.name for f in self.opts.fields] if obj is not None else []
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Enter a member through ``entry_create`` (R2: one entry, inside the entry window, then scored)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        campaign = Campaign.objects.current()
+        form = EntryCreateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                entry, created = entry_create(
+                    campaign=campaign,
+                    member_id=form.cleaned_data["member_id"],
+                    entered_at=form.cleaned_data["entered_at"],
+                    source=EntrySource.ADMIN,
+                )
+            except Refused as refused:
+                form.add_error(None, refused.message)
+            else:
+                if created:
+                    staff_action_record(
+                        user=request.user, obj=entry, message=f"Entered member {entry.member_id}", action_flag=ADDITION
+                    )
+                    self.message_user(request, gettext("%(member)s is entered.") % {"member": entry.member_id})
+                else:
+                    self.message_user(
+                        request,
+                        gettext("%(member)s had already entered.") % {"member": entry.member_id},
+                        messages.WARNING,
+                    )
+                return HttpResponseRedirect(reverse("admin:campaign_entry_change", args=[entry.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Enter a member"),
+            "opts": self.opts,
+            "form": form,
+            "campaign": campaign,
+        }
+        return TemplateResponse(request, "admin/campaign/entry/create.html", context)
 
 
 class VoidFilter(admin.SimpleListFilter):
