@@ -100,6 +100,7 @@ class DrawAdmin(ReadOnlyAdmin):
                 name="lottery_draw_forfeit_confirm",
             ),
             path("<int:draw_id>/winners.csv", view(self.export_view), name="lottery_draw_export"),
+            path("<int:draw_id>/eligible.txt", view(self.eligible_view), name="lottery_draw_eligible"),
             *super().get_urls(),
         ]
 
@@ -222,6 +223,14 @@ class DrawAdmin(ReadOnlyAdmin):
         response = HttpResponse(body, content_type=f"text/csv; charset={encoding}")
         response["Content-Disposition"] = f'attachment; filename="lottery-draw-{draw.pk}-winners-{encoding}.csv"'
         staff_action_record(user=request.user, obj=draw, message=f"Exported the winners ({encoding})")
+        return response
+
+    def eligible_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
+        _officer_required(request)
+        draw = get_object_or_404(Draw, pk=draw_id)
+        response = HttpResponse(services.eligible_list_export(draw=draw), content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="lottery-draw-{draw.pk}-eligible.txt"'
+        staff_action_record(user=request.user, obj=draw, message="Downloaded the frozen eligible list")
         return response
 
 

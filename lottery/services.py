@@ -556,6 +556,11 @@ def draw_verify(*, draw: Draw) -> Verification:
 # --- Export ---------------------------------------------------------------------------------
 
 
+def eligible_list_export(*, draw: Draw) -> bytes:
+    """The frozen eligible list, exactly the bytes whose SHA-256 is ``eligible_hash`` (for auditors)."""
+    return "".join(f"{m}\n" for m in sorted(draw.entrants.values_list("member_id", flat=True))).encode("utf-8")
+
+
 def winners_export(*, draw: Draw, encoding: str = "utf-8") -> bytes:
     """The winners for prize fulfilment: rank, member, digest, outcome, forfeit, points awarded (CSV)."""
     if encoding not in EXPORT_ENCODINGS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 
 import pytest
@@ -30,6 +31,8 @@ def test_the_whole_workflow_through_the_admin(client, after_cutoff, alice, bob):
     html = response.content.decode()
     assert draw.seed_hash in html and draw.eligible_hash in html and "100" in html
     assert draw.seed not in html
+    eligible = client.get(f"{ADMIN}{draw.pk}/eligible.txt").content
+    assert hashlib.sha256(eligible).hexdigest() == draw.eligible_hash and eligible.count(b"\n") == 100
 
     response = client.post(f"{ADMIN}{draw.pk}/draw/", follow=True)
     draw.refresh_from_db()
