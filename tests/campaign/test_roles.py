@@ -31,7 +31,8 @@ PAGES = {
     ("admin:missions_stampcard_changelist", ()): {OPERATIONS},
     ("admin:missions_pointexport_changelist", ()): {OPERATIONS},
     ("admin:missions_pointexport_add", ()): {OPERATIONS},
-    # ("admin:lottery_draw_changelist", ()): {LOTTERY},  TODO: once the lottery admin lands
+    ("admin:lottery_draw_changelist", ()): {LOTTERY},
+    ("admin:lottery_forfeit_changelist", ()): {LOTTERY},
     ("admin:campaign_campaign_changelist", ()): set(),
     ("admin:auth_user_changelist", ()): set(),
     ("admin:admin_logentry_changelist", ()): set(),
