@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from campaign import clock
+from campaign.env import JST
 from campaign.models import Campaign, Entry, EntrySource, Member, VideoView
 
 # A record from the app may be stamped a little ahead of the portal's clock.
@@ -43,8 +44,8 @@ def _judged_time(*, campaign: Campaign, when: datetime | None, received_at: date
             _("%(what)s is only possible from %(start)s until %(end)s (Japan time).")
             % {
                 "what": what.capitalize(),
-                "start": campaign.entry_starts_at.strftime("%Y-%m-%d %H:%M"),
-                "end": (campaign.entry_ends_at - timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S"),
+                "start": campaign.entry_starts_at.astimezone(JST).strftime("%Y-%m-%d %H:%M"),
+                "end": (campaign.entry_ends_at - timedelta(seconds=1)).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S"),
             },
         )
     return judged
