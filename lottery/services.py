@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from campaign import clock
 from campaign.audit import staff_action_record
+from campaign.env import JST
 from campaign.models import Campaign, Entry
 from campaign.services import Refused
 from lottery.models import (
@@ -193,7 +194,10 @@ def draw_commit(*, campaign: Campaign, user) -> Draw:
         raise Refused(
             "too_early",
             _("The draw can be committed only after the period and the data cut-off (%(cutoff)s); it is now %(now)s.")
-            % {"cutoff": campaign.data_cutoff_at.isoformat(), "now": now.isoformat()},
+            % {
+                "cutoff": campaign.data_cutoff_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S JST"),
+                "now": now.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S JST"),
+            },
         )
     if not lottery_missions(campaign=campaign).exists():
         raise Refused("no_lottery_missions", _("No active mission is marked as required for the lottery."))

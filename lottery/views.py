@@ -41,6 +41,7 @@ def lottery_page(request: HttpRequest) -> HttpResponse:
         "site/lottery.html",
         {
             "campaign": campaign,
+            "prize": f"{(draw.prize_points if draw else campaign.lottery_prize_points):,}",
             "draw": draw,
             "record": services.lottery_public(campaign=campaign),
             "winners": services.winners_public(draw=draw) if draw is not None else [],
