@@ -12,7 +12,7 @@ drawtext=fontfile=$FONT:text='Wesmo! スタンプラリーミッション':fontc
 drawtext=fontfile=$FONT:text='$3':fontcolor=white:fontsize=44:x=(w-tw)/2:y=120,\
 drawtext=fontfile=$FONT:text='$4':fontcolor=white:fontsize=22:x=(w-tw)/2:y=190,\
 drawtext=fontfile=$FONT:text='%{eif\:t+1\:d} / 8':fontcolor=white:fontsize=22:x=w-tw-20:y=260" \
-    -c:v libvpx-vp9 -b:v 120k -deadline good -cpu-used 4 -an "$1.webm"
+    -c:v libvpx-vp9 -b:v 120k -g 20 -deadline good -cpu-used 4 -an "$1.webm"
   ffmpeg -hide_banner -loglevel error -y -ss 1 -i "$1.webm" -frames:v 1 "$1.png"
 }
 make_video video-1 0x0a5bd3 'おトクにおでかけ' 'Go further with Wesmo!'
