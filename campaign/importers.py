@@ -537,9 +537,11 @@ def row_values(values: list, header: Header) -> tuple[list, str]:
 
 
 def raw_row(values: list, header: Header) -> dict[str, str]:
-    """The row as read, by header name, for the error report."""
-    names = header.names
-    return {
-        (names[i] if i < len(names) and names[i] else f"column_{i + 1}"): _text(v)[:500]
-        for i, v in enumerate(values[:50])
-    }
+    """The row as read, for the error report: known columns under their English names, others as headed."""
+    names = {position: column for column, position in header.index.items()}
+    header_names = header.names
+    raw: dict[str, str] = {}
+    for i, value in enumerate(values[:50]):
+        name = names.get(i) or (header_names[i] if i < len(header_names) and header_names[i] else f"column_{i + 1}")
+        raw[name] = _text(value)[:500]
+    return raw

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -609,12 +608,51 @@ def _merge_staged(*, cursor, campaign: Campaign, batch: ImportBatch, result: Ing
 
 
 def rejections_csv_rows(*, batch: ImportBatch) -> Iterator[list[str]]:
-    """The error report: line, transaction_id, reason and the row as read (as JSON)."""
-    yield ["line", "transaction_id", "reason", "row"]
+    """The error report: line, reason, then the row as read under the columns of SPEC 3.1.
+
+    Operations can correct the rows in the report and import it as it is: the ``line`` and
+    ``reason`` columns are ignored (with a warning) and the others are the file's columns.
+    """
+    yield ["line", "reason", *COLUMNS]
     for rejection in ImportRejection.objects.filter(batch=batch).order_by("line").iterator(chunk_size=2000):
-        yield [
-            str(rejection.line),
-            rejection.transaction_id,
-            rejection.reason,
-            json.dumps(rejection.raw, ensure_ascii=False),
-        ]
+        raw = rejection.raw if isinstance(rejection.raw, dict) else {}
+        values = [str(raw.get(column, "")) for column in COLUMNS]
+        if not values[0]:
+            values[0] = rejection.transaction_id
+        yield [str(rejection.line), rejection.reason, *values]
+
+
+def import_upload_create(*, campaign: Campaign, upload, user) -> tuple[ImportBatch, ImportBatch | None]:
+    """Store an uploaded file as a new import, record who did it, and run it after commit.
+
+    Returns the batch and an earlier finished import of the same file (same SHA-256), if
+    any: importing it again is allowed (it changes nothing) but the page says so.
+    """
+    from django.contrib.admin.models import ADDITION
+
+    from campaign.audit import staff_action_record
+    from campaign.tasks import import_batch_run as import_batch_run_task
+
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    with transaction.atomic():
+        batch = ImportBatch(
+            campaign=campaign,
+            file_name=Path(upload.name).name[:255],
+            sha256=digest.hexdigest(),
+            size_bytes=upload.size,
+            uploaded_by=user,
+        )
+        batch.file.save(Path(upload.name).name, upload, save=False)
+        batch.save()
+        earlier = import_earlier(batch=batch)
+        staff_action_record(
+            user=user,
+            obj=batch,
+            message=f"Uploaded {batch.file_name} ({batch.size_bytes} bytes, SHA-256 {batch.sha256}) for import",
+            action_flag=ADDITION,
+        )
+        import_batch_run_task.delay_on_commit(batch.pk)
+    return batch, earlier

@@ -1,0 +1,18 @@
+"""Background work of the campaign app: running a transaction import."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.db import OperationalError
+
+from campaign.ingest import import_batch_run as import_batch_run_service
+from campaign.models import ImportBatch
+
+
+@shared_task(acks_late=True, max_retries=3, autoretry_for=(OperationalError,), retry_backoff=True)
+def import_batch_run(batch_id: int) -> None:
+    """Import an uploaded file; safe to run twice (a finished batch is left alone, a retry starts over)."""
+    batch = ImportBatch.objects.select_related("campaign").filter(pk=batch_id).first()
+    if batch is None:
+        return
+    import_batch_run_service(batch=batch, scoring="later")
