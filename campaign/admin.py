@@ -109,6 +109,10 @@ class MemberAdmin(admin.ModelAdmin):
             return ["member_id", *self.readonly_fields]
         return self.readonly_fields
 
+    def has_delete_permission(self, request, obj=None):
+        # A member is known from the Wesmo! system's records; the ledger keeps them (PROTECT).
+        return False
+
     def get_urls(self):
         return [
             path(
