@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from campaign import import_admin  # noqa: F401  (the transaction import pages)
 from campaign.audit import staff_action_record
-from campaign.dashboard import dashboard_figures, dashboard_rows
+from campaign.dashboard import dashboard_figures_cached, dashboard_rows
 from campaign.models import Campaign, Entry, EntrySource, Member, Transaction, TransactionType, VideoView
 from campaign.services import Refused, entry_create
 from merchants.models import Merchant
@@ -69,7 +69,7 @@ class CampaignAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": gettext("Campaign dashboard"),
             "campaign": campaign,
-            "figures": dashboard_figures(campaign=campaign),
+            "figures": dashboard_figures_cached(campaign=campaign, refresh="refresh" in request.GET),
             "opts": self.opts,
         }
         return TemplateResponse(request, "admin/campaign/dashboard.html", context)
@@ -81,7 +81,8 @@ class CampaignAdmin(admin.ModelAdmin):
         response.write("\ufeff")  # Excel in Japan reads UTF-8 only with a BOM
         writer = csv.writer(response)
         writer.writerow(["section", "key", "value", "maximum"])
-        writer.writerows(dashboard_rows(dashboard_figures(campaign=campaign)))
+        figures = dashboard_figures_cached(campaign=campaign, refresh="refresh" in request.GET)
+        writer.writerows(dashboard_rows(figures))
         return response
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Sum
 from django.db.models.functions import TruncDate
 
+from campaign import clock
 from campaign.models import Campaign, Entry, ImportBatch, PointType
 from missions.models import Course, LedgerLine, Mission, Stamp, StampCard
 
@@ -41,6 +43,7 @@ class DashboardFigures:
     points_total: dict[str, int]
     lottery_eligible: int
     imports: list[ImportBatch] = field(default_factory=list)
+    computed_at: datetime | None = None
 
 
 def _scaled(bars: list[Bar]) -> list[Bar]:
@@ -81,14 +84,16 @@ def dashboard_figures(*, campaign: Campaign) -> DashboardFigures:
     clears_by_mission = [Bar(label=m.code, value=cleared.get(m.pk, 0), maximum=entries_total) for m in missions]
 
     awarded: dict[tuple[str, str], int] = {}
+    # Grouped by mission id (no join over millions of lines); the mission's course is looked up here.
+    course_of = dict(Mission.objects.filter(campaign=campaign).values_list("pk", "course__code"))
     rows = (
         LedgerLine.objects.filter(campaign=campaign)
-        .values_list("mission__course__code", "reward", "point_type")
+        .values_list("mission_id", "reward", "point_type")
         .annotate(points=Sum("points"))
         .order_by()
     )
-    for course_code, reward, point_type, points in rows:
-        key = (course_code or (LOTTERY if reward == LOTTERY else reward), point_type)
+    for mission_id, reward, point_type, points in rows:
+        key = (course_of.get(mission_id) or reward, point_type)
         awarded[key] = awarded.get(key, 0) + (points or 0)
 
     # The campaign's liability: what is awarded against what every entered member could still earn.
@@ -118,8 +123,29 @@ def dashboard_figures(*, campaign: Campaign) -> DashboardFigures:
         points_by_course=_scaled(points_by_course),
         points_total=points_total,
         lottery_eligible=cards.filter(lottery_eligible=True).count(),
-        imports=list(ImportBatch.objects.filter(campaign=campaign).select_related("uploaded_by")[:10]),
+        imports=_imports_last(campaign),
+        computed_at=clock.now(),
     )
+
+
+# The figures read millions of stamps and ledger lines (a few seconds at a million members):
+# staff see them at most this old, and can ask for fresh ones.
+CACHE_SECONDS = 300
+
+
+def dashboard_figures_cached(*, campaign: Campaign, refresh: bool = False) -> DashboardFigures:
+    """The figures from the cache when younger than CACHE_SECONDS (imports always live)."""
+    key = f"dashboard-figures:{campaign.pk}"
+    figures = None if refresh else cache.get(key)
+    if figures is None:
+        figures = dashboard_figures(campaign=campaign)
+        cache.set(key, figures, CACHE_SECONDS)
+    figures.imports = _imports_last(campaign)
+    return figures
+
+
+def _imports_last(campaign: Campaign) -> list[ImportBatch]:
+    return list(ImportBatch.objects.filter(campaign=campaign).select_related("uploaded_by")[:10])
 
 
 def _day_label(day: date | str) -> str:
@@ -133,6 +159,7 @@ def dashboard_rows(figures: DashboardFigures) -> Iterator[list]:
         for bar in bars:
             yield [name, bar.label, bar.value, "" if bar.maximum is None else bar.maximum]
 
+    yield ["computed_at", "", figures.computed_at.isoformat() if figures.computed_at else "", ""]
     yield ["entries", "total", figures.entries_total, ""]
     yield from section("entries_by_day", figures.entries_by_day)
     yield from section("members_by_stamps", figures.members_by_stamps)

@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
 from campaign.dashboard import dashboard_figures
@@ -14,6 +15,13 @@ from missions.models import LedgerKind, LedgerLine, Mission, Stamp, StampCard
 from tests.campaign.factories import EntryFactory, MemberFactory, jst
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_figures():
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -110,3 +118,13 @@ def test_the_admin_home_links_to_the_dashboard(admin_client, known):
 def test_dashboard_queries_do_not_grow_with_members(known, django_assert_max_num_queries):
     with django_assert_max_num_queries(10):
         dashboard_figures(campaign=known)
+
+
+def test_the_page_serves_cached_figures_until_asked_to_recompute(admin_client, known):
+    url = reverse("admin:campaign_dashboard")
+    assert admin_client.get(url).context["figures"].entries_total == 3
+    EntryFactory(campaign=known, member=MemberFactory(member_id="E"))
+    assert admin_client.get(url).context["figures"].entries_total == 3
+    assert admin_client.get(url + "?refresh=1").context["figures"].entries_total == 4
+    ImportBatch.objects.create(campaign=known, file_name="live.csv", sha256="1" * 64)
+    assert admin_client.get(url).context["figures"].imports[0].file_name == "live.csv"  # imports are always live
