@@ -8,6 +8,7 @@ single sign-on can replace that one view and :func:`_get_member_for_user` later.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -17,11 +18,13 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.cache import cache
 from django.db import IntegrityError
-from django.db.models import Prefetch
+from django.db.models import Count, Max, Prefetch
 from django.forms import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -29,9 +32,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from campaign import clock
 from campaign.forms import MemberSignInForm, SignUpForm
-from campaign.models import Campaign, Entry, EntrySource, Member, PointType, VideoView
+from campaign.models import Campaign, Entry, EntrySource, Member, PointType, Transaction, VideoView
 from campaign.services import Refused, entry_create, video_view_record
-from missions.models import Course, Mission, MissionKind, Video
+from missions.models import Course, Mission, MissionKind, StampCard, Video
 from missions.services import progress_document, transactions_explained
 
 # A video counts when this share of it was really played (seeking does not count).
@@ -39,6 +42,8 @@ VIDEO_PLAYED_SHARE = 0.9
 # The server's check allows this much for the time the start request takes to arrive.
 VIDEO_START_SLACK_SECONDS = 1.5
 _VIDEO_SESSION_KEY = "video_starts"
+# How long a rendered stamp card is reused at most when nothing in its cache key changed.
+STAMP_CARD_CACHE_SECONDS = 60
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -293,12 +298,42 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
     }
 
 
+def _stamp_card_html(request: HttpRequest, campaign: Campaign, member: Member) -> str:
+    """The card and the transactions, rendered; reused while nothing the card shows has changed.
+
+    The key names what changes the card: the stamp card row the scoring engine rewrites (points,
+    stamps, entry, lottery eligibility) and the member's transactions (count and newest row).
+    What no key names (a marketing edit of a mission text, a lottery draw, a re-score after a
+    rule change) shows within STAMP_CARD_CACHE_SECONDS. A member who has not entered sees an
+    entry form with a CSRF token, so that card is never reused.
+    """
+    state = (
+        StampCard.objects.filter(campaign=campaign, member=member)
+        .values_list("scored_at", "entered", "stamps_cleared", "points_limited", "points_basic", "lottery_eligible")
+        .first()
+    )
+    key = None
+    if state is not None and state[1]:
+        transactions = Transaction.objects.filter(member=member).aggregate(n=Count("pk"), last=Max("pk"))
+        fingerprint = hashlib.sha256(repr((state, transactions)).encode()).hexdigest()[:24]
+        window = _window_state(campaign, clock.now())
+        key = f"site:card:{campaign.pk}:{member.member_id}:{_language()}:{window}:{fingerprint}"
+        html = cache.get(key)
+        if html is not None:
+            return html
+    html = render_to_string("site/_stamp_card.html", _stamp_card_context(request, campaign, member), request=request)
+    if key is not None:
+        cache.set(key, html, STAMP_CARD_CACHE_SECONDS)
+    return html
+
+
 @login_required
 @require_GET
 def stamp_card(request: HttpRequest, member_id: str | None = None) -> HttpResponse:
     campaign = _current_campaign()
     member = _get_member_for_user(request, member_id)
-    return render(request, "site/stamp_card.html", _stamp_card_context(request, campaign, member))
+    card_html = _stamp_card_html(request, campaign, member)
+    return render(request, "site/stamp_card.html", {"campaign": campaign, "member": member, "card_html": card_html})
 
 
 @login_required
@@ -307,7 +342,7 @@ def stamp_card_fragment(request: HttpRequest) -> HttpResponse:
     """The card and the transactions alone, for the 更新 (refresh) button."""
     campaign = _current_campaign()
     member = _get_member_for_user(request)
-    response = render(request, "site/_stamp_card.html", _stamp_card_context(request, campaign, member))
+    response = HttpResponse(_stamp_card_html(request, campaign, member))
     response["Cache-Control"] = "no-store"
     return response
 

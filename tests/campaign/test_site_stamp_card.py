@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -28,6 +29,7 @@ def entered(in_campaign):
     pay(member, "2026-03-04 07:30", 600, transaction_id="T-MORNING")
     pay(member, "2026-03-05 20:00", 800, points_used=800, transaction_id="T-POINTS")
     score(in_campaign, member)
+    cache.clear()  # rendered cards are reused across requests (and tests) of one process
     return member
 
 
@@ -155,6 +157,7 @@ def test_the_card_reads_in_english_with_yen_amounts(client, entered):
 def test_the_page_makes_the_same_number_of_queries_whatever_the_history(client, entered):
     client.force_login(entered.user)
     client.get("/stamps/")  # warm up: session, user
+    cache.clear()
     with CaptureQueriesContext(connection) as few:
         assert client.get("/stamps/").status_code == 200
     for day in range(6, 31):
@@ -167,15 +170,36 @@ def test_the_page_makes_the_same_number_of_queries_whatever_the_history(client, 
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
-# session, user, campaign, member, missions (5, the page's own) + the scoring engine's progress
-# document and explained transactions (8 each, constant too).
-PAGE_QUERIES = 21
+# session, user, campaign, member, card state, transactions fingerprint, missions (7, the page's
+# own) + the scoring engine's progress document and explained transactions (8 each, constant too).
+PAGE_QUERIES = 23
+# Unchanged card: session, user, campaign, member, card state, transactions fingerprint.
+PAGE_QUERIES_UNCHANGED = 6
 
 
-def test_the_page_query_count_is_bounded(client, entered, django_assert_max_num_queries):
+def test_the_page_query_count_is_bounded(client, entered, django_assert_max_num_queries, django_assert_num_queries):
     client.force_login(entered.user)
-    client.get("/stamps/")
+    client.get("/")
+    cache.clear()
     with django_assert_max_num_queries(PAGE_QUERIES):
         client.get("/stamps/")
-    with django_assert_max_num_queries(PAGE_QUERIES):
+    with django_assert_num_queries(PAGE_QUERIES_UNCHANGED):
+        client.get("/stamps/")
+    with django_assert_num_queries(PAGE_QUERIES_UNCHANGED):
         client.get("/stamps/card/")
+
+
+def test_a_reused_card_is_never_another_members_or_another_languages(client, entered, in_campaign):
+    other = _member("M3000004")
+    EntryFactory(member=other)
+    score(in_campaign, other)
+    html = _card(client, entered)
+    assert "M3000001" in html
+    client.force_login(other.user)
+    fragment = client.get("/stamps/card/").content.decode()
+    assert 'id="tx-T-MORNING"' not in fragment
+    client.force_login(entered.user)
+    ja = client.get("/stamps/card/").content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    en = client.get("/stamps/card/").content.decode()
+    assert "600円" in ja and "¥600" in en

@@ -1,0 +1,345 @@
+"""Load benchmark of the stamp card page and the progress API (a script, not a timed test).
+
+    .venv/bin/python bench/load.py [--members 100000] [--seconds 30] [--clients 16]
+
+1. creates a dedicated PostgreSQL database (``wesmo_bench_load``), migrates it and loads the campaign;
+2. loads ``--members`` entered members with stamps, ledger lines, stamp cards and transactions with
+   set-based SQL (generate_series), and sign-in sessions for a sample of them;
+3. serves the portal with gunicorn on 127.0.0.1 and drives, with ``--clients`` concurrent
+   keep-alive connections of a small asyncio HTTP client, first ``GET /api/v1/members/<id>/progress``
+   (system token) and then the stamp card page ``GET /stamps/`` (member sessions), each for ``--seconds``.
+
+Targets on a 2-core machine: API ≥ 500 requests/s, page ≥ 300, p99 ≤ 100 ms, no errors.
+The last line is ``load: api_rps=… api_p99_ms=… page_rps=… page_p99_ms=… errors=N``.
+Only loopback addresses are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+NOW = "2026-03-20T12:00:00+09:00"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------- database
+
+
+def database_create(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def manage(env: dict, *args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+LOAD_SQL = [
+    # Members M0000001 … and their entries.
+    """INSERT INTO campaign_member (member_id, created_at)
+       SELECT 'M' || lpad(g::text, 7, '0'), now() FROM generate_series(1, %(n)s) g""",
+    """INSERT INTO campaign_entry (campaign_id, member_id, entered_at, source, received_at)
+       SELECT %(c)s, 'M' || lpad(g::text, 7, '0'), t, 'app', t
+       FROM generate_series(1, %(n)s) g,
+            LATERAL (SELECT timestamptz '2026-03-02 09:00+09' + (g %% 15) * interval '1 day' AS t) x""",
+    # One stamp per member and mission, progress spread over 0 … target (cleared at target).
+    """INSERT INTO missions_stamp
+         (campaign_id, member_id, mission_id, progress, target, cleared, cleared_at, updated_at)
+       SELECT %(c)s, 'M' || lpad(g::text, 7, '0'), m.id, p.progress, m.target_count,
+              p.progress >= m.target_count,
+              CASE WHEN p.progress >= m.target_count
+                   THEN timestamptz '2026-03-03 08:00+09' + ((g + m.id) %% 17) * interval '1 day' END,
+              now()
+       FROM generate_series(1, %(n)s) g CROSS JOIN missions_mission m,
+            LATERAL (SELECT LEAST(m.target_count, (g + m.id * 7) %% (m.target_count + 2)) AS progress) p
+       WHERE m.campaign_id = %(c)s AND m.is_active""",
+    # The ledger: one award per cleared stamp (per video for the video mission).
+    """INSERT INTO missions_ledgerline
+         (campaign_id, member_id, mission_id, reward, unit, generation, kind, points, point_type, reason,
+          occurred_at, created_at)
+       SELECT s.campaign_id, s.member_id, m.id, m.code, 1, 1, 'award', m.reward_points, m.point_type,
+              'bench', s.cleared_at, now()
+       FROM missions_stamp s JOIN missions_mission m ON m.id = s.mission_id
+       WHERE s.campaign_id = %(c)s AND s.cleared""",
+    """INSERT INTO missions_stampcard
+         (campaign_id, member_id, entered, stamps_cleared, points_limited, points_basic, lottery_eligible, scored_at)
+       SELECT s.campaign_id, s.member_id, true, count(*) FILTER (WHERE s.cleared),
+              coalesce(sum(m.reward_points) FILTER (WHERE s.cleared AND m.point_type = 'limited'), 0), 0,
+              bool_and(s.cleared) FILTER (WHERE m.counts_for_lottery), now()
+       FROM missions_stamp s JOIN missions_mission m ON m.id = s.mission_id
+       WHERE s.campaign_id = %(c)s GROUP BY s.campaign_id, s.member_id""",
+    # Transactions: a charge and some payments per member, inside the period.
+    """INSERT INTO campaign_transaction
+         (transaction_id, campaign_id, member_id, type, amount, points_used, merchant_code, occurred_at,
+          original_transaction_id, charge_method, source, received_at)
+       SELECT 'BT' || g || '-' || k, %(c)s, 'M' || lpad(g::text, 7, '0'),
+              CASE WHEN k = 1 THEN 'charge' ELSE 'payment' END,
+              CASE WHEN k = 1 THEN 10000 ELSE 300 + ((g * k) %% 50) * 100 END,
+              0, CASE WHEN k = 1 THEN '' ELSE 'SHOP-' || (g %% 997) END,
+              timestamptz '2026-03-02 07:00+09' + ((g + k * 5) %% 18) * interval '1 day' + k * interval '47 minutes',
+              '', CASE WHEN k = 1 THEN 'card' ELSE '' END, 'demo', now()
+       FROM generate_series(1, %(n)s) g CROSS JOIN generate_series(1, %(per)s) k""",
+]
+
+
+def data_load(*, members: int, per_member: int, sessions: int) -> tuple[str, list[str]]:
+    """Bulk-load the members; returns the system API token and session keys of sample members."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.db import connection, transaction
+
+    from campaign.auth import api_client_create
+    from campaign.models import Campaign
+
+    campaign = Campaign.objects.current()
+    params = {"c": campaign.pk, "n": members, "per": per_member}
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in LOAD_SQL:
+            started = time.perf_counter()
+            cursor.execute(sql, params)
+            log(f"  {cursor.rowcount:>9,} rows  {time.perf_counter() - started:5.1f} s  {sql.split()[2]}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+    _user, token = api_client_create(name="bench-load")
+    User = get_user_model()
+    password = make_password("bench-load-password")
+    sample = random.Random(7).sample(range(1, members + 1), min(sessions, members))
+    users = User.objects.bulk_create([User(username=f"M{i:07d}", password=password) for i in sample])
+    keys = []
+    with connection.cursor() as cursor:
+        for user in users:
+            cursor.execute("UPDATE campaign_member SET user_id = %s WHERE member_id = %s", [user.pk, user.username])
+            session = SessionStore()
+            session[SESSION_KEY] = str(user.pk)
+            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+            session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+            session.create()
+            keys.append(session.session_key)
+    return token, keys
+
+
+# ---------------------------------------------------------------------------- the client
+
+
+async def _client(port: int, requests, deadline: float, latencies: list[float], errors: list[str]) -> None:
+    reader = writer = None
+    while time.perf_counter() < deadline:
+        path, headers, expect = requests()
+        if writer is None:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: keep-alive\r\n\r\n"
+        started = time.perf_counter()
+        try:
+            writer.write(request.encode())
+            status_line = await reader.readline()
+            length, close = 0, False
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                name, _colon, value = line.decode("latin-1").partition(":")
+                name = name.strip().lower()
+                if name == "content-length":
+                    length = int(value)
+                elif name == "connection" and value.strip().lower() == "close":
+                    close = True
+            body = await reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            errors.append(f"{path}: {exc!r}")
+            writer.close()
+            reader = writer = None
+            continue
+        latencies.append(time.perf_counter() - started)
+        status = status_line.split(b" ", 2)[1:2]
+        if status != [b"200"] or expect not in body:
+            errors.append(f"{path}: {status_line.decode().strip()}")
+        if close:
+            writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+
+
+def drive(port: int, requests, *, seconds: float, clients: int) -> dict:
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def run() -> None:
+        deadline = time.perf_counter() + seconds
+        await asyncio.gather(*(_client(port, requests, deadline, latencies, errors) for _ in range(clients)))
+
+    started = time.perf_counter()
+    asyncio.run(run())
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else float("nan")
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
+        "p99_ms": p99 * 1000,
+        "requests": len(latencies),
+        "errors": errors,
+    }
+
+
+# ---------------------------------------------------------------------------- main
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def wait_until_up(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit("gunicorn stopped while starting")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--transactions-per-member", type=int, default=6)
+    parser.add_argument("--sessions", type=int, default=500, help="members with a sign-in session")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--port", type=int, default=8105)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--database", default="wesmo_bench_load")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    args = parser.parse_args()
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"{PG_SERVER}/{args.database}",
+        "DATABASE_CONN_MAX_AGE": "600",
+        "PORTAL_NOW": NOW,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "PORTAL_LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "campaign.settings",
+    }
+    env.pop("CELERY_BROKER_URL", None)  # scoring is not part of this benchmark
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "PORTAL_NOW", "DJANGO_SETTINGS_MODULE", "PORTAL_LOG_LEVEL")})
+    os.environ.pop("CELERY_BROKER_URL", None)
+    sys.path.insert(0, str(ROOT))
+
+    if not port_free(args.port):
+        raise SystemExit(f"127.0.0.1:{args.port} is in use: stop what listens there or pass --port")
+    log(f"database {args.database}: create, migrate, load the campaign")
+    database_create(args.database)
+    gunicorn = None
+    try:
+        manage(env, "migrate", "--noinput")
+        manage(env, "load_campaign")
+        log(f"loading {args.members:,} members with stamps ({args.transactions_per_member} transactions each)")
+        token, session_keys = data_load(
+            members=args.members, per_member=args.transactions_per_member, sessions=args.sessions
+        )
+
+        log(f"gunicorn on 127.0.0.1:{args.port} ({args.workers} workers × {args.threads} threads)")
+        gunicorn = subprocess.Popen(
+            [
+                str(Path(PYTHON).parent / "gunicorn"),
+                "campaign.wsgi",
+                "--bind",
+                f"127.0.0.1:{args.port}",
+                "--workers",
+                str(args.workers),
+                "--threads",
+                str(args.threads),
+                "--worker-class",
+                "gthread",
+                "--keep-alive",
+                "30",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        wait_until_up(args.port, gunicorn)
+        rng = random.Random(1)
+
+        def api_request():
+            member_id = f"M{rng.randint(1, args.members):07d}"
+            return f"/api/v1/members/{member_id}/progress", f"Authorization: Token {token}\r\n", b'"courses"'
+
+        def page_request():
+            return "/stamps/", f"Cookie: sessionid={rng.choice(session_keys)}\r\n", b'id="stamp-card"'
+
+        # Warm up every worker (imports, connections, caches) before measuring.
+        drive(args.port, api_request, seconds=2, clients=args.clients)
+        drive(args.port, page_request, seconds=2, clients=args.clients)
+        log(f"driving the progress API: {args.clients} clients, {args.seconds:g} s")
+        api = drive(args.port, api_request, seconds=args.seconds, clients=args.clients)
+        log(
+            f"  {api['requests']:,} requests, {api['rps']:.0f}/s, p50 {api['p50_ms']:.1f} ms, p99 {api['p99_ms']:.1f} ms"
+        )
+        log(f"driving the stamp card page: {args.clients} clients, {args.seconds:g} s")
+        page = drive(args.port, page_request, seconds=args.seconds, clients=args.clients)
+        log(
+            f"  {page['requests']:,} requests, {page['rps']:.0f}/s, "
+            f"p50 {page['p50_ms']:.1f} ms, p99 {page['p99_ms']:.1f} ms"
+        )
+    finally:
+        if gunicorn is not None:
+            os.killpg(gunicorn.pid, signal.SIGTERM)
+            gunicorn.wait(timeout=30)
+        if not args.keep:
+            database_drop(args.database)
+
+    errors = api["errors"] + page["errors"]
+    for error in errors[:10]:
+        log(f"error: {error}")
+    targets = api["rps"] >= 500 and page["rps"] >= 300 and max(api["p99_ms"], page["p99_ms"]) <= 100 and not errors
+    log("targets (API ≥ 500/s, page ≥ 300/s, p99 ≤ 100 ms, no errors): " + ("met" if targets else "NOT met"))
+    print(
+        f"load: api_rps={api['rps']:.0f} api_p99_ms={api['p99_ms']:.1f} "
+        f"page_rps={page['rps']:.0f} page_p99_ms={page['p99_ms']:.1f} errors={len(errors)}"
+    )
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
