@@ -198,3 +198,34 @@ def test_changelist_filters_and_searches(admin_client, districts):
     for query in ["?q=ほうかんちょう", f"?district__id__exact={district.pk}", "?q=OKAYAMA"]:
         page = admin_client.get(url + query).content.decode()
         assert "OKAYAMA-01" in page and "KOBE-01" not in page
+
+
+def test_xlsx_export_imports_back_without_duplicates_or_changes(admin_client, districts):
+    district = District.objects.get(code="hokancho")
+    Merchant.objects.create(code="OKAYAMA-01", name="=危険な名前", name_kana="きけん", district=district, order=1)
+    Merchant.objects.create(code="OKAYAMA-02", name="普通の店", district=district, order=2, on_bonus_list=True)
+    before = list(Merchant.objects.order_by("code").values("code", "name", "name_kana", "district", "on_bonus_list"))
+    content = export_file(admin_client, 1)
+    Merchant.objects.filter(code="OKAYAMA-02").update(name="書き換え")
+    upload = io.BytesIO(content)
+    upload.name = "merchants.xlsx"
+    import_file(admin_client, upload, 1)
+    after = list(Merchant.objects.order_by("code").values("code", "name", "name_kana", "district", "on_bonus_list"))
+    assert after == before
+
+
+def test_a_marketing_user_imports_and_exports_the_list(client, campaign):
+    from django.contrib.auth.models import Group
+
+    user = UserFactory(username="mkt", is_staff=True)
+    user.groups.add(Group.objects.get(name="marketing"))
+    client.force_login(user)
+    seeded = Merchant.objects.count()
+    text = export_file(client, 0).decode("utf-8-sig")
+    assert text.count("KOBE-") == 13 and text.count("OKAYAMA-") == 12
+    edited = text.replace("KOBE-01,LES HIRONDELLES", "KOBE-01,LES HIRONDELLES 元町店")
+    _, confirmed = import_file(client, csv_upload(edited, "utf-8-sig"))
+    assert confirmed.status_code == 302
+    assert Merchant.objects.count() == seeded
+    assert Merchant.objects.get(code="KOBE-01").name == "LES HIRONDELLES 元町店"
+    assert Merchant.objects.get(code="KOBE-01").history.latest().history_user == user
