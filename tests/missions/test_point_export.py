@@ -120,6 +120,7 @@ def test_operations_create_and_download_exports_in_the_admin(admin_client, admin
     assert log.user == admin_user and "#1" in log.change_message
 
     listing = admin_client.get(reverse("admin:missions_pointexport_changelist")).content.decode()
+    assert 'id="point-export-create"' in listing
     assert reverse("admin:missions_pointexport_download", args=[export.pk]) in listing
 
 
