@@ -73,6 +73,7 @@ def test_the_whole_workflow_through_the_admin(client, after_cutoff, alice, bob):
     assert cp932["Content-Type"] == "text/csv; charset=cp932"
     assert "辞退" in cp932.content.decode("cp932")
     assert services.draw_verify(draw=draw).ok
+    assert "recompute to the stored values" in client.get(f"{ADMIN}{draw.pk}/change/?verify=1").content.decode()
 
 
 def test_commit_before_the_cutoff_is_refused_in_the_admin(client, clock, campaign, alice):
