@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import operator
 import re
 import zipfile
 from collections.abc import Iterator
@@ -112,6 +113,11 @@ class Header:
     names: list[str]
     index: dict[str, int]
     warnings: list[str] = field(default_factory=list)
+
+    def picker(self):
+        """A function that takes COLUMNS from a full-width row with one "" appended (missing columns)."""
+        width = len(self.names)
+        return operator.itemgetter(*(self.index.get(column, width) for column in COLUMNS))
 
 
 # --- values -------------------------------------------------------------------------------
@@ -334,6 +340,60 @@ def record_check(values: tuple | list, window: Window) -> tuple[Record | None, d
     if errors:
         return None, errors
     return Record(tid, mid, kind, amount, points, merchant, occurred, original, method), errors
+
+
+def record_fast(values: tuple, window: Window) -> Record | None:
+    """``record_check`` for the common case, about five times faster: a CSV row of plain,
+    well-formed strings. None means "not sure": the caller then asks ``record_check``,
+    which accepts what this is too strict for (``"1,000"``, spaces, upper case) and
+    explains what is wrong, so the two never disagree on a record they both accept.
+    """
+    tid, mid, type_text, amount_text, points_text, merchant, when, original, method = values
+    kind = TYPES.get(type_text)
+    if kind is None or not amount_text.isdigit() or not amount_text.isascii():
+        return None
+    tid = tid.strip()
+    mid = mid.strip()
+    if not (0 < len(tid) <= MAX_ID and 0 < len(mid) <= MAX_ID and mid.isascii() and mid.isprintable()) or " " in mid:
+        return None
+    amount = int(amount_text)
+    if points_text:
+        if not points_text.isdigit() or not points_text.isascii():
+            return None
+        points = int(points_text)
+    else:
+        points = 0
+    if amount > MAX_AMOUNT or points > amount:
+        return None
+    merchant = merchant.strip()
+    original = original.strip()
+    if kind == "payment":
+        if not merchant or len(merchant) > MAX_ID or method or original:
+            return None
+    elif kind == "charge":
+        if merchant or points or original or (method and method not in CHARGE_METHODS):
+            return None
+    elif (
+        not original
+        or original == tid
+        or len(original) > MAX_ID
+        or len(merchant) > MAX_ID
+        or (method and method not in CHARGE_METHODS)
+    ):
+        return None
+    if len(when) <= 10:
+        return None
+    try:
+        occurred = datetime.fromisoformat(when)
+    except ValueError:
+        return None
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=JST)
+    if window.now > window.cutoff_at or occurred > window.latest:
+        return None
+    if kind != "cancel" and not (window.starts_at <= occurred < window.ends_at):
+        return None
+    return Record(tid, mid, kind, amount, points, merchant, occurred, original, method)
 
 
 def errors_reason(errors: dict[str, list[str]]) -> str:

@@ -109,3 +109,21 @@ def test_the_row_check_never_raises_on_any_values(values):
     assert (record is None) == bool(errors)
     if record is not None:
         assert 1 <= len(record.transaction_id) <= 64 and record.type in ("charge", "payment", "cancel")
+
+
+@PROPERTY_SETTINGS
+@given(data=rows)
+def test_the_fast_row_check_never_accepts_what_the_full_check_refuses(data):
+    from campaign.importers import record_fast
+
+    window = Window(
+        starts_at=datetime(2026, 3, 1, 15, tzinfo=UTC),
+        ends_at=datetime(2026, 3, 31, 15, tzinfo=UTC),
+        cutoff_at=datetime(2026, 4, 10, tzinfo=UTC),
+        now=datetime(2026, 3, 15, 3, tzinfo=UTC),
+        skew=timedelta(minutes=5),
+    )
+    for values in data:
+        fast = record_fast(values, window)
+        if fast is not None:
+            assert record_check(values, window) == (fast, {})

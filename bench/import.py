@@ -1,0 +1,234 @@
+"""Benchmark of the transaction import on PostgreSQL (issue 4).
+
+    .venv/bin/python bench/import.py --rows 1000000
+
+Writes a realistic N-row CSV under /tmp, then measures in one run, each in its own
+process so that the peak memory figures are separate:
+
+(a) a raw COPY of the same file into an unindexed table: the physical reference;
+(b) ``manage.py import_transactions`` end to end (checks, COPY staging, merge, scoring);
+(c) django-import-export's plain ModelResource importing a 20,000-row sample of the rows.
+
+It prints rows/s for each, the ratios and the peak memory; its last line is
+``import: rows=N copy_rows_s=… import_rows_s=… copy_ratio=… die_rows_s=… speedup_vs_die=… peak_mb=…``
+(copy_ratio = import time / COPY time). The database (``--db``, default
+``wesmo_bench_import``) is dropped and created again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+JST = timezone(timedelta(hours=9))
+PORTAL_NOW = "2026-04-05T12:00:00+09:00"
+COLUMNS = [
+    "transaction_id",
+    "member_id",
+    "type",
+    "amount",
+    "points_used",
+    "merchant_code",
+    "occurred_at",
+    "original_transaction_id",
+    "charge_method",
+]
+
+
+def csv_write(path: Path, rows: int, seed: int = 2026) -> None:
+    """N rows as the Wesmo! system would send them: charges, payments (some with points), cancels."""
+    rng = random.Random(seed)
+    members = max(rows // 10, 1)
+    start = datetime(2026, 3, 2, tzinfo=JST)
+    span = int((datetime(2026, 4, 1, tzinfo=JST) - start).total_seconds())
+    bonus = [f"KOBE-{i:02d}" for i in range(1, 14)] + [f"OKAYAMA-{i:02d}" for i in range(1, 13)]
+    methods = ["card", "jwest_card", "seven_atm", "bank"]
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(COLUMNS)
+        recent: list[tuple[str, str, int, str]] = []
+        for i in range(1, rows + 1):
+            member = f"M{rng.randrange(members):07d}"
+            when = (start + timedelta(seconds=rng.randrange(span))).isoformat()
+            roll = rng.random()
+            tid = f"W{i:010d}"
+            if roll < 0.12:
+                amount = rng.choice([1000, 3000, 5000, 10000, 20000, 50000, 100000])
+                writer.writerow([tid, member, "charge", amount, "", "", when, "", rng.choice(methods)])
+            elif roll < 0.985 or not recent:
+                amount = rng.choice([120, 300, 480, 650, 980, 1200, 1500, 3200, 5400, 8000])
+                points = rng.choice([0] * 8 + [100, amount])
+                merchant = rng.choice(bonus) if rng.random() < 0.01 else f"M{rng.randrange(1_600_000):07d}"
+                amount_text = f"{amount:,}" if rng.random() < 0.05 else str(amount)
+                writer.writerow([tid, member, "payment", amount_text, points, merchant, when, "", ""])
+                if len(recent) < 1000:
+                    recent.append((tid, member, amount, when))
+            else:
+                original, owner, amount, _when = recent.pop(rng.randrange(len(recent)))
+                writer.writerow([tid, owner, "cancel", amount, "", "", when, original, ""])
+
+
+def run_measured(code: str, env: dict[str, str]) -> dict:
+    """Run ``code`` in a new Python process; it prints a JSON dict; add its wall time and peak RSS."""
+    wrapper = (
+        "import json, resource, time\n"
+        "t0 = time.perf_counter()\n"
+        f"{code}\n"
+        "out['seconds'] = time.perf_counter() - t0\n"
+        "out['peak_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "print('BENCH ' + json.dumps(out))\n"
+    )
+    proc = subprocess.run([PYTHON, "-c", wrapper], env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
+        raise SystemExit(f"benchmark step failed (exit {proc.returncode})")
+    line = next(line for line in proc.stdout.splitlines()[::-1] if line.startswith("BENCH "))
+    result = json.loads(line[6:])
+    result["stdout"] = proc.stdout
+    return result
+
+
+COPY_CODE = """
+import psycopg
+out = {}
+with psycopg.connect(DSN, autocommit=True) as conn:
+    conn.execute("DROP TABLE IF EXISTS bench_raw_copy")
+    conn.execute(
+        "CREATE UNLOGGED TABLE bench_raw_copy (transaction_id text, member_id text, type text, amount text, "
+        "points_used text, merchant_code text, occurred_at timestamptz, original_transaction_id text, "
+        "charge_method text)"
+    )
+    t0 = time.perf_counter()
+    with conn.cursor() as cur, cur.copy("COPY bench_raw_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+        with open(PATH, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                copy.write(chunk)
+    out["copy_seconds"] = time.perf_counter() - t0
+    out["rows"] = conn.execute("SELECT count(*) FROM bench_raw_copy").fetchone()[0]
+    conn.execute("DROP TABLE bench_raw_copy")
+"""
+
+IMPORT_CODE = """
+import io, django
+django.setup()
+from django.core.management import call_command
+buffer = io.StringIO()
+t0 = time.perf_counter()
+call_command("import_transactions", PATH, stdout=buffer)
+out = {"import_seconds": time.perf_counter() - t0, "summary": buffer.getvalue().strip().splitlines()[-1]}
+"""
+
+DIE_CODE = """
+import django
+django.setup()
+import tablib
+from import_export import resources
+from campaign.models import Campaign, Member, Transaction
+
+class TransactionResource(resources.ModelResource):
+    class Meta:
+        model = Transaction
+        import_id_fields = ("transaction_id",)
+        fields = ("transaction_id", "campaign", "member", "type", "amount", "points_used", "merchant_code",
+                  "occurred_at", "original_transaction_id", "charge_method", "source", "received_at")
+
+campaign = Campaign.objects.current()
+dataset = tablib.Dataset()
+with open(PATH, encoding="utf-8") as stream:
+    dataset.load(stream.read(), format="csv")
+dataset.append_col(["api"] * len(dataset), header="source")
+dataset.append_col([campaign.pk] * len(dataset), header="campaign")
+dataset.append_col(["2026-04-05 12:00:00"] * len(dataset), header="received_at")
+members = dataset["member_id"]
+dataset.append_col(members, header="member")
+Member.objects.bulk_create([Member(member_id=m) for m in set(members)], ignore_conflicts=True)
+t0 = time.perf_counter()
+result = TransactionResource().import_data(dataset, dry_run=False, use_transactions=True, raise_errors=True)
+out = {"die_seconds": time.perf_counter() - t0, "rows": len(dataset), "errors": result.has_errors()}
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--die-rows", type=int, default=20_000)
+    parser.add_argument("--db", default="wesmo_bench_import")
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+
+    dsn = f"postgresql://postgres@{args.host}:5432/{args.db}"
+    env = {**os.environ, "DATABASE_URL": dsn, "PORTAL_NOW": PORTAL_NOW, "DJANGO_SETTINGS_MODULE": "campaign.settings"}
+    env.pop("CELERY_BROKER_URL", None)  # the command scores inline; no worker is involved
+    env["PORTAL_LOG_LEVEL"] = "WARNING"
+
+    import psycopg
+
+    with psycopg.connect(f"postgresql://postgres@{args.host}:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{args.db}"')
+    for command in (["migrate", "--noinput", "-v", "0"], ["load_campaign"]):
+        subprocess.run([PYTHON, "manage.py", *command], env=env, cwd=ROOT, check=True, capture_output=True)
+
+    path = Path(f"/tmp/wesmo-bench-import-{args.rows}.csv")  # noqa: S108 (a benchmark's scratch file)
+    started = time.perf_counter()
+    csv_write(path, args.rows)
+    size_mb = path.stat().st_size / 1e6
+    print(f"wrote {args.rows:,} rows ({size_mb:.0f} MB) to {path} in {time.perf_counter() - started:.1f} s")
+
+    # The die sample: the first rows of the same file, with their own ids so they are new to the store.
+    sample = Path(f"/tmp/wesmo-bench-import-die-{args.die_rows}.csv")  # noqa: S108
+    with path.open(encoding="utf-8", newline="") as source, sample.open("w", encoding="utf-8", newline="") as target:
+        reader, writer = csv.reader(source), csv.writer(target)
+        writer.writerow(next(reader))
+        for n, row in enumerate(reader):
+            if n >= args.die_rows:
+                break
+            row[0] = "D" + row[0]
+            row[3] = row[3].replace(",", "")
+            row[7] = "D" + row[7] if row[7] else ""
+            row[4] = row[4] or "0"
+            # import-export's datetime widget reads Django's input formats: a naive time, in TIME_ZONE (JST).
+            row[6] = datetime.fromisoformat(row[6]).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
+            writer.writerow(row)
+
+    setup = f"DSN = {dsn!r}\nPATH = {str(path)!r}\n"
+    copy = run_measured(setup + COPY_CODE, env)
+    copy_rows_s = copy["rows"] / copy["copy_seconds"]
+    print(f"(a) raw COPY: {copy['rows']:,} rows in {copy['copy_seconds']:.2f} s = {copy_rows_s:,.0f} rows/s")
+
+    imported = run_measured(setup + IMPORT_CODE, env)
+    import_rows_s = args.rows / imported["import_seconds"]
+    print(
+        f"(b) import_transactions: {imported['summary']} in {imported['import_seconds']:.2f} s = "
+        f"{import_rows_s:,.0f} rows/s, peak {imported['peak_mb']:.0f} MB"
+    )
+
+    die = run_measured(f"DSN = {dsn!r}\nPATH = {str(sample)!r}\n" + DIE_CODE, env)
+    die_rows_s = die["rows"] / die["die_seconds"]
+    print(
+        f"(c) django-import-export ModelResource: {die['rows']:,} rows in {die['die_seconds']:.2f} s = "
+        f"{die_rows_s:,.0f} rows/s, peak {die['peak_mb']:.0f} MB"
+    )
+
+    copy_ratio = imported["import_seconds"] / copy["copy_seconds"]
+    speedup = import_rows_s / die_rows_s
+    print("targets: import >= 100,000 rows/s, copy_ratio <= 4, speedup_vs_die >= 50, peak <= 300 MB")
+    print(
+        f"import: rows={args.rows} copy_rows_s={copy_rows_s:.0f} import_rows_s={import_rows_s:.0f} "
+        f"copy_ratio={copy_ratio:.2f} die_rows_s={die_rows_s:.0f} speedup_vs_die={speedup:.1f} "
+        f"peak_mb={imported['peak_mb']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
