@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 
 from conftest import chromium_path, need
 
@@ -56,6 +57,7 @@ def site(in_campaign, live_server):
     member = MemberFactory(member_id="M5000001", user=user)
     charge(member, "2026-03-03 08:00", 12000)
     score(in_campaign, member)
+    cache.clear()  # no rendered card of an earlier test
     return live_server.url
 
 
