@@ -294,7 +294,6 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
         "cards": cards,
         "transactions": transactions,
         "window": _window_state(campaign, clock.now()),
-        "read_at": clock.now(),
     }
 
 

@@ -31,6 +31,8 @@
       status.textContent = button.dataset.loading || "…";
       fetch(button.dataset.url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" }, cache: "no-store" })
         .then(function (response) {
+          /* Signed out meanwhile: the server sent the sign-in page; go there properly. */
+          if (response.redirected) { window.location.reload(); throw new Error("signed out"); }
           if (!response.ok) throw new Error(String(response.status));
           return response.text();
         })
