@@ -40,19 +40,17 @@ class Command(BaseCommand):
         if officer is None:
             raise CommandError(f"No user {user!r}.")
         try:
-            {"commit": self._commit, "draw": self._draw_action, "confirm": self._confirm, "forfeit": self._forfeit}[
-                action
-            ](officer, **options)
+            getattr(self, f"handle_{action}")(officer, **options)
         except Refused as exc:
             raise CommandError(exc.message) from None
 
-    def _draw_get(self, draw_id: int) -> Draw:
+    def _draw(self, draw_id: int) -> Draw:
         draw = Draw.objects.filter(pk=draw_id).first()
         if draw is None:
             raise CommandError(f"No draw {draw_id}.")
         return draw
 
-    def _commit(self, officer, *, campaign=None, **options):
+    def handle_commit(self, officer, *, campaign=None, **options):
         if campaign:
             found = Campaign.objects.filter(code=campaign).first()
             if found is None:
@@ -67,19 +65,19 @@ class Command(BaseCommand):
         self.stdout.write(f"seed_hash {draw.seed_hash}")
         self.stdout.write(str(draw.pk))
 
-    def _draw_action(self, officer, *, draw_id: int, **options):
-        draw = services.draw_perform(draw=self._draw_get(draw_id), user=officer)
+    def handle_draw(self, officer, *, draw_id: int, **options):
+        draw = services.draw_perform(draw=self._draw(draw_id), user=officer)
         self.stdout.write(f"Drew draw {draw.pk}: seed {draw.seed}, cutoff_digest {draw.cutoff_digest or '-'}")
         for entrant in services.current_winners(draw=draw):
             self.stdout.write(f"{entrant.rank:>4} {entrant.member_id} {entrant.digest}")
 
-    def _confirm(self, officer, *, draw_id: int, **options):
-        draw = services.draw_confirm(draw=self._draw_get(draw_id), user=officer)
+    def handle_confirm(self, officer, *, draw_id: int, **options):
+        draw = services.draw_confirm(draw=self._draw(draw_id), user=officer)
         winners = services.current_winners(draw=draw).count()
         self.stdout.write(f"Confirmed draw {draw.pk}: {winners} winners awarded {draw.prize_points} points each")
 
-    def _forfeit(self, officer, *, draw_id: int, member_id: str, reason: str = "", **options):
-        draw = self._draw_get(draw_id)
+    def handle_forfeit(self, officer, *, draw_id: int, member_id: str, reason: str = "", **options):
+        draw = self._draw(draw_id)
         pending = Forfeit.objects.filter(draw=draw, member_id=member_id, status=ForfeitStatus.PENDING).first()
         if pending is not None:
             forfeit = services.forfeit_confirm(forfeit=pending, user=officer)
