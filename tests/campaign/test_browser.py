@@ -112,9 +112,7 @@ def test_a_member_signs_in_enters_watches_a_video_and_sees_the_stamp_after_refre
     assert not videos.locator("#status-video-2").inner_text().strip()
 
     card.click("#refresh")
-    card.wait_for_function(
-        "document.querySelector('#stamp-mania-1 .seal').textContent.includes('1/2')", timeout=5000
-    )
+    card.wait_for_function("document.querySelector('#stamp-mania-1 .seal').textContent.includes('1/2')", timeout=5000)
     assert card.evaluate("window.notReloaded") is True
     assert card.locator("#points-limited").inner_text() == "500pt"  # casual-1, mania-7, one video
 
