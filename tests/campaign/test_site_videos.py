@@ -149,3 +149,14 @@ def test_video_posts_are_csrf_protected(member):
     client = Client(enforce_csrf_checks=True)
     client.force_login(member.user)
     assert client.post("/videos/video-1/start").status_code == 403
+
+
+def test_a_member_who_has_not_entered_yet_gets_the_view_counted_for_later(client, in_campaign, seconds):
+    user = UserFactory(username="M4000002")
+    member = MemberFactory(member_id="M4000002", user=user)
+    client.force_login(user)
+    assert 'data-video="video-2"' in client.get("/videos/").content.decode()
+    token = _start(client, "video-2")
+    seconds(9.0)
+    assert _watched(client, token, code="video-2").status_code == 201
+    assert VideoView.objects.filter(member=member, video__code="video-2").exists()
