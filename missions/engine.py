@@ -81,78 +81,65 @@ def _as_datetime(value) -> datetime | None:
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
-def _jst_expressions() -> dict[str, str]:
+def _local_seconds_sql() -> str:
+    """Whole seconds since 1970-01-01 00:00 *Japan time* of ``t.occurred_at``.
+
+    JST has no daylight saving, so Japan time is UTC + 9 h; from these integer seconds the JST
+    day, time of day and ISO weekday are exact integer arithmetic on both databases. Truncating
+    to the second is exact for windows whose bounds are whole seconds (09:59:59.9 counts, 10:00:00
+    does not).
+    """
     if connection.vendor == "postgresql":
-        local = "(t.occurred_at AT TIME ZONE 'Asia/Tokyo')"
-        return {
-            "day": f"({local})::date",
-            "tod": f"({local})::time",
-            "dow": f"extract(isodow from {local})::int",
-            "least": "least",
-        }
-    # SQLite stores UTC text; JST has no DST, so +9 hours is exact. '%%' escapes the paramstyle.
-    return {
-        "day": "date(t.occurred_at, '+9 hours')",
-        "tod": "strftime('%%H:%%M:%%f', t.occurred_at, '+9 hours')",
-        "dow": "((CAST(strftime('%%w', t.occurred_at, '+9 hours') AS INTEGER) + 6) %% 7) + 1",
-        "least": "min",
-    }
+        return "(floor(date_part('epoch', t.occurred_at))::bigint + 32400)"
+    return "(CAST(strftime('%%s', t.occurred_at) AS INTEGER) + 32400)"
 
 
-def _time_param(value):
-    if connection.vendor == "postgresql":
-        return value
-    return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
+def _seconds(value) -> int:
+    return value.hour * 3600 + value.minute * 60 + value.second
 
 
-def _mission_select(rule: Rule, least: str) -> tuple[str, list]:
-    conditions = [f"type = '{MissionKind.PAYMENT if rule.kind == MissionKind.PAYMENT else MissionKind.CHARGE}'"]
+def _qualifies_sql(rule: Rule) -> tuple[str, list]:
+    """SQL condition (over the ``base`` columns) for a record that counts toward ``rule``."""
+    kind = MissionKind.PAYMENT if rule.kind == MissionKind.PAYMENT else MissionKind.CHARGE
+    conditions = [f"type = '{kind}'", f"elig >= {int(rule.min_amount)}"]
     params: list = []
-    conditions.append(f"elig >= {int(rule.min_amount)}")
     if rule.window_start is not None and rule.window_end is not None:
-        conditions.append("tod >= %s AND tod < %s")
-        params += [_time_param(rule.window_start), _time_param(rule.window_end)]
+        conditions.append(f"tod >= {_seconds(rule.window_start)} AND tod < {_seconds(rule.window_end)}")
     if rule.weekdays:
         conditions.append(f"dow IN ({', '.join(str(int(d)) for d in rule.weekdays)})")
     if rule.bonus_only:
         conditions.append("bonus = 1")
-    where = " AND ".join(conditions)
-    target = int(rule.target)
-    keep = f"rn <= {target}" if rule.unit_points else f"rn = {least}(cnt, {target})"
-    ranked = (
-        "row_number() OVER (PARTITION BY member_id ORDER BY occurred_at, transaction_id) AS rn, "
-        "count(*) OVER (PARTITION BY member_id) AS cnt"
-    )
-    if rule.distinct_days:
-        source = (
-            "(SELECT b.*, row_number() OVER (PARTITION BY member_id, d ORDER BY occurred_at, transaction_id) AS rd "
-            f"FROM base b WHERE {where}) y WHERE rd = 1"
-        )
-    else:
-        source = f"base WHERE {where}"
-    sql = (
-        f"SELECT {int(rule.mission_id)} AS mission_id, member_id, cnt, rn, id, occurred_at FROM ("
-        f"SELECT member_id, id, occurred_at, {ranked} FROM {source}) x WHERE {keep}"
-    )
-    return sql, params
+    return " AND ".join(conditions), params
 
 
 def _records_evaluate(
     *, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter
 ) -> dict[tuple[str, int], Outcome]:
+    """Every record-counting mission of a chunk of members in one statement and one sort.
+
+    Each record gets a 0/1 flag per mission (q_k); running sums over the member's records in
+    time order rank the qualifying records, so the record whose rank reaches the target is the
+    one that cleared the mission. For "different days" a record counts when the latest earlier
+    qualifying record is on an earlier JST day. Every window shares one ordering, so the
+    database sorts the chunk once, and the final GROUP BY returns one row per member.
+    """
     counting = [r for r in rules if r.counts_records]
     outcomes: dict[tuple[str, int], Outcome] = {}
     if not counting:
         return outcomes
-    expr = _jst_expressions()
     tx = Transaction._meta.db_table
     merchant = Merchant._meta.db_table
     member_sql, member_params = members.sql("t.member_id")
     ops = connection.ops
+    flags, flag_params = [], []
+    for k, rule in enumerate(counting):
+        condition, extra = _qualifies_sql(rule)
+        flags.append(f"CASE WHEN {condition} THEN 1 ELSE 0 END AS q{k}")
+        flag_params += extra
     base = (
         f"SELECT t.id, t.transaction_id, t.member_id, t.type, t.occurred_at, "
         f"CASE WHEN t.type = 'payment' THEN t.amount - t.points_used ELSE t.amount END AS elig, "
-        f"{expr['day']} AS d, {expr['tod']} AS tod, {expr['dow']} AS dow, "
+        f"{_local_seconds_sql()} AS ls, "
         f"CASE WHEN t.merchant_code IN (SELECT code FROM {merchant} WHERE on_bonus_list AND is_active) "
         f"THEN 1 ELSE 0 END AS bonus "
         f"FROM {tx} t WHERE t.campaign_id = %s AND t.type IN ('payment', 'charge') "
@@ -167,26 +154,54 @@ def _records_evaluate(
         ops.adapt_datetimefield_value(campaign.ends_at),
         *member_params,
     ]
-    selects = []
-    for rule in counting:
-        sql, extra = _mission_select(rule, expr["least"])
-        selects.append(sql)
-        params += extra
-    query = f"WITH base AS ({base}) " + " UNION ALL ".join(selects)
-    by_id = {r.mission_id: r for r in counting}
+    local = "SELECT a.*, ls / 86400 AS d, ls %% 86400 AS tod, ((ls / 86400 + 3) %% 7) + 1 AS dow"
+    flagged = f"SELECT b.*, {', '.join(flags)} FROM ({local} FROM ({base}) a) b"
+    params = flag_params + params  # the flags come first in the statement
+    running = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+    before = "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+    level2, level3, final = [], [], []
+    for k, rule in enumerate(counting):
+        target = int(rule.target)
+        if rule.distinct_days:
+            level2.append(f"max(CASE WHEN q{k} = 1 THEN d END) OVER (w {before}) AS p{k}")
+            counted = f"(CASE WHEN q{k} = 1 AND (p{k} IS NULL OR p{k} < d) THEN 1 ELSE 0 END)"
+            level3.append(f"sum{counted} OVER (w {running}) AS r{k}")
+        else:
+            counted = f"q{k}"
+            level2.append(f"sum(q{k}) OVER (w {running}) AS r{k}")
+        final.append(f"sum({counted}) AS c{k}")
+        final.append(f"min(CASE WHEN {counted} = 1 AND r{k} = {target} THEN id END) AS i{k}")
+        final.append(f"min(CASE WHEN {counted} = 1 AND r{k} = {target} THEN occurred_at END) AS a{k}")
+        if rule.unit_points:
+            for n in range(1, target + 1):
+                final.append(f"min(CASE WHEN {counted} = 1 AND r{k} = {n} THEN occurred_at END) AS u{k}_{n}")
+    window = "WINDOW w AS (PARTITION BY member_id ORDER BY occurred_at, transaction_id)"
+    query = f"SELECT f.*, {', '.join(level2)} FROM ({flagged}) f {window}"
+    if level3:
+        query = f"SELECT g.*, {', '.join(level3)} FROM ({query}) g {window}"
+    query = f"SELECT member_id, {', '.join(final)} FROM ({query}) h GROUP BY member_id"
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         rows = cursor.fetchall()
-    for mission_id, member_id, cnt, rn, pk, occurred_at in rows:
-        rule = by_id[mission_id]
-        outcome = outcomes.setdefault((member_id, mission_id), Outcome())
-        outcome.progress = min(int(cnt), rule.target)
-        when = _as_datetime(occurred_at)
-        if rule.unit_points:
-            outcome.units[int(rn)] = when
-        if int(rn) == rule.target:
-            outcome.cleared_at = when
-            outcome.transaction_pk = pk
+    for row in rows:
+        member_id, position = row[0], 1
+        for rule in counting:
+            count, pk, at = row[position : position + 3]
+            position += 3
+            units = ()
+            if rule.unit_points:
+                units = row[position : position + rule.target]
+                position += rule.target
+            if not count:
+                continue
+            outcome = Outcome(progress=min(int(count), rule.target))
+            if pk is not None:
+                outcome.cleared_at = _as_datetime(at)
+                outcome.transaction_pk = pk
+            for n, when in enumerate(units, start=1):
+                if when is not None:
+                    outcome.units[n] = _as_datetime(when)
+            outcomes[(member_id, rule.mission_id)] = outcome
     return outcomes
 
 
@@ -266,6 +281,39 @@ def _desired_ledger(rule: Rule, outcome: Outcome) -> dict[int, tuple[int, dateti
     return {}
 
 
+def rows_upsert(
+    model, columns: list[str], rows: list[tuple], *, conflict: list[str], update: list[str] | None = None
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order) set-based; on a unique conflict update ``update`` (or skip).
+
+    PostgreSQL: COPY into a temporary table, then one ``INSERT … SELECT … ON CONFLICT`` — no model
+    instances, no per-row statements. SQLite: the same upsert through ``executemany``.
+    """
+    if not rows:
+        return
+    table = model._meta.db_table
+    cols = ", ".join(columns)
+    action = f"DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in update)}" if update else "DO NOTHING"
+    on_conflict = f"ON CONFLICT ({', '.join(conflict)}) {action}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            stage = f"_stage_{table}"
+            cursor.execute(f"DROP TABLE IF EXISTS {stage}")
+            cursor.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
+            with cursor.cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ORDER BY 1, 2 {on_conflict}")
+            cursor.execute(f"DROP TABLE {stage}")
+        else:
+            ops = connection.ops
+            adapted = [
+                tuple(ops.adapt_datetimefield_value(v) if isinstance(v, datetime) else v for v in row) for row in rows
+            ]
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks}) {on_conflict}", adapted)
+
+
 def chunk_score(
     *,
     campaign: Campaign,
@@ -285,8 +333,19 @@ def chunk_score(
     with transaction.atomic():
         # Serialise concurrent scorers of the same members: create the cards if missing, then lock
         # them (in member order, so overlapping chunks cannot deadlock) before reading any record.
-        StampCard.objects.bulk_create(
-            [StampCard(campaign=campaign, member_id=m) for m in member_ids], ignore_conflicts=True, batch_size=5000
+        rows_upsert(
+            StampCard,
+            [
+                "campaign_id",
+                "member_id",
+                "entered",
+                "stamps_cleared",
+                "points_limited",
+                "points_basic",
+                "lottery_eligible",
+            ],
+            [(campaign.pk, m, False, 0, 0, 0, False) for m in member_ids],
+            conflict=["campaign_id", "member_id"],
         )
         list(
             StampCard.objects.select_for_update()
@@ -294,6 +353,9 @@ def chunk_score(
             .order_by("member_id")
             .values_list("pk", flat=True)
         )
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL work_mem = '64MB'")  # the chunk's sort stays in memory
         _chunk_compute_and_write(campaign=campaign, rules=rules, members=members, result=result, dry_run=False)
     return result
 
@@ -341,22 +403,12 @@ def _chunk_compute_and_write(
             rule = by_id.get(key[1])
             wanted[key] = (0, rule.target if rule else old[1], False, None, None, None)
     upserts = [
-        Stamp(
-            campaign=campaign,
-            member_id=member_id,
-            mission_id=mission_id,
-            progress=v[0],
-            target=v[1],
-            cleared=v[2],
-            cleared_at=v[3],
-            cleared_by_transaction_id=v[4],
-            cleared_by_video_view_id=v[5],
-        )
+        (campaign.pk, member_id, mission_id, *v, now)
         for (member_id, mission_id), v in wanted.items()
         if existing.get((member_id, mission_id)) != v and (v[0] or v[2] or (member_id, mission_id) in existing)
     ]
     result.stamps_changed += len(upserts)
-    changed_members.update(s.member_id for s in upserts)
+    changed_members.update(row[1] for row in upserts)
 
     # Ledger: compare what should be awarded with the lines written so far (lottery lines are not ours).
     lines = LedgerLine.objects.filter(campaign=campaign, **members.orm()).values_list(
@@ -381,23 +433,24 @@ def _chunk_compute_and_write(
         rule = by_id[mission_id]
         for unit, (points, when) in _desired_ledger(rule, outcome).items():
             desired[(member_id, rule.code, unit)] = (points, when, rule)
-    new_lines: list[LedgerLine] = []
+    new_lines: list[tuple] = []
     by_code = {r.code: r for r in rules}
 
     def line(member_id, reward, unit, generation, kind, points, point_type, reason, when, rule):
         new_lines.append(
-            LedgerLine(
-                campaign=campaign,
-                member_id=member_id,
-                mission_id=rule.mission_id if rule else None,
-                reward=reward,
-                unit=unit,
-                generation=generation,
-                kind=kind,
-                points=points,
-                point_type=point_type,
-                reason=reason[:200],
-                occurred_at=when,
+            (
+                campaign.pk,
+                member_id,
+                rule.mission_id if rule else None,
+                reward,
+                unit,
+                generation,
+                str(kind),
+                points,
+                point_type,
+                reason[:200],
+                when,
+                now,
             )
         )
         balances[member_id][point_type] = balances[member_id].get(point_type, 0) + points
@@ -421,8 +474,8 @@ def _chunk_compute_and_write(
             reason = f"{reward} cleared" if not rule.unit_points else f"{reward} unit {unit}"
             line(member_id, reward, unit, generation + 1, LedgerKind.AWARD, points, rule.point_type, reason, when, rule)
             result.awards += 1
-    result.points_delta += sum(x.points for x in new_lines)
-    changed_members.update(x.member_id for x in new_lines)
+    result.points_delta += sum(x[7] for x in new_lines)
+    changed_members.update(x[1] for x in new_lines)
 
     # Stamp cards: the summary of the above, for every member of the chunk.
     lottery_rules = [r for r in rules if r.counts_for_lottery]
@@ -439,42 +492,42 @@ def _chunk_compute_and_write(
         )
         balance = balances.get(member_id, {})
         cards.append(
-            StampCard(
-                campaign=campaign,
-                member_id=member_id,
-                entered=is_entered,
-                stamps_cleared=cleared,
-                points_limited=balance.get("limited", 0),
-                points_basic=balance.get("basic", 0),
-                lottery_eligible=eligible,
-                scored_at=now,
+            (
+                campaign.pk,
+                member_id,
+                is_entered,
+                cleared,
+                balance.get("limited", 0),
+                balance.get("basic", 0),
+                eligible,
+                now,
             )
         )
     result.members_changed += len(changed_members)
     if dry_run:
         return
-    if upserts:
-        Stamp.objects.bulk_create(
-            upserts,
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["member", "mission"],
-            update_fields=[
-                "progress",
-                "target",
-                "cleared",
-                "cleared_at",
-                "cleared_by_transaction",
-                "cleared_by_video_view",
-                "updated_at",
-            ],
-        )
-    if new_lines:
-        LedgerLine.objects.bulk_create(new_lines, batch_size=2000, ignore_conflicts=True)
-    StampCard.objects.bulk_create(
+    stamp_updates = ["progress", "target", "cleared", "cleared_at", "cleared_by_transaction_id"]
+    stamp_updates += ["cleared_by_video_view_id", "updated_at"]
+    rows_upsert(
+        Stamp,
+        ["campaign_id", "member_id", "mission_id", *stamp_updates],
+        upserts,
+        conflict=["member_id", "mission_id"],
+        update=stamp_updates,
+    )
+    ledger_columns = ["campaign_id", "member_id", "mission_id", "reward", "unit", "generation", "kind", "points"]
+    ledger_columns += ["point_type", "reason", "occurred_at", "created_at"]
+    rows_upsert(
+        LedgerLine,
+        ledger_columns,
+        new_lines,
+        conflict=["campaign_id", "member_id", "reward", "unit", "generation", "kind"],
+    )
+    card_updates = ["entered", "stamps_cleared", "points_limited", "points_basic", "lottery_eligible", "scored_at"]
+    rows_upsert(
+        StampCard,
+        ["campaign_id", "member_id", *card_updates],
         cards,
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["campaign", "member"],
-        update_fields=["entered", "stamps_cleared", "points_limited", "points_basic", "lottery_eligible", "scored_at"],
+        conflict=["campaign_id", "member_id"],
+        update=card_updates,
     )
