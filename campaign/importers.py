@@ -12,6 +12,7 @@ import codecs
 import csv
 import operator
 import re
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -414,8 +415,10 @@ def header_read(names: list[Any]) -> Header:
     for position, name in enumerate(cleaned):
         if not name:
             continue
-        key = name.lower().replace(" ", "_").replace("-", "_")
-        column = key if key in COLUMNS else JAPANESE_COLUMNS.get(name.replace(" ", "").replace("\u3000", ""))
+        # NFKC: a header typed with full-width letters (取引ＩＤ) or spaces still names its column.
+        plain = unicodedata.normalize("NFKC", name).strip()
+        key = plain.lower().replace(" ", "_").replace("-", "_")
+        column = key if key in COLUMNS else JAPANESE_COLUMNS.get(plain.replace(" ", ""))
         if column is None:
             unknown.append(name)
             continue

@@ -117,6 +117,13 @@ def test_a_file_that_cannot_be_read_is_refused_whole(tmp_path, in_campaign, cont
     assert Transaction.objects.count() == 0
 
 
+def test_headers_with_full_width_letters_spaces_or_capitals_are_recognised(tmp_path, in_campaign):
+    header = "取引ＩＤ, 会員ID ,Type,AMOUNT,加盟店コード,Occurred At"
+    out, err = run(write(tmp_path, f"{header}\nT1,M1,支払,500,S1,2026-03-06 07:30\n"))
+    assert summary(out) == "rows=1 accepted=1 duplicates=0 rejected=0"
+    assert err.count("warning") == 0
+
+
 def test_a_missing_required_column_is_named(tmp_path, in_campaign):
     with pytest.raises(CommandError, match="member_id"):
         run(write(tmp_path, "transaction_id,type,amount,occurred_at\nT1,charge,5,2026-03-06 07:30\n"))

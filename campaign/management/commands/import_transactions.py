@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.timezone import localtime
 
 from campaign.ingest import import_batch_create, import_batch_run, import_earlier
 from campaign.models import Campaign, ImportRejection, ImportStatus
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         earlier = import_earlier(batch=batch)
         if earlier is not None:
             self.stderr.write(
-                f"This file was already imported as #{earlier.pk} on {earlier.created_at:%Y-%m-%d %H:%M}; "
+                f"This file was already imported as #{earlier.pk} on {localtime(earlier.created_at):%Y-%m-%d %H:%M}; "
                 "importing it again changes nothing."
             )
         batch = import_batch_run(batch=batch, path=path, scoring="none" if no_score else "now")
