@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Iterator
 
 from django.db import transaction
 from django.db.models import Max, Sum
@@ -25,6 +26,7 @@ from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from missions.models import LedgerLine, PointExport
 
+CHUNK_ROWS = 5000
 ENCODINGS = {"utf-8": "UTF-8", "cp932": "CP932 (Shift_JIS)"}
 HEADER = ["member_id", "point_type", "points", "reason", "ledger_line_id"]
 
@@ -56,7 +58,10 @@ def points_export_create(*, campaign: Campaign, user, encoding: str) -> PointExp
         line_count = LedgerLine.objects.filter(campaign=campaign, export__isnull=True).update(export=export)
         export.line_count = line_count
         export.points_total = export.lines.aggregate(total=Sum("points"))["total"] or 0
-        export.sha256 = hashlib.sha256(_render(export)).hexdigest()
+        digest = hashlib.sha256()
+        for chunk in _chunks(export):
+            digest.update(chunk)
+        export.sha256 = digest.hexdigest()
         export.save(update_fields=["line_count", "points_total", "sha256"])
         staff_action_record(
             user=user,
@@ -67,7 +72,8 @@ def points_export_create(*, campaign: Campaign, user, encoding: str) -> PointExp
     return export
 
 
-def _render(export: PointExport) -> bytes:
+def _chunks(export: PointExport) -> Iterator[bytes]:
+    """The file in pieces of CHUNK_ROWS lines, so a million-line export never sits in memory whole."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
@@ -76,17 +82,47 @@ def _render(export: PointExport) -> bytes:
         .order_by("id")
         .values_list("member_id", "point_type", "points", "reason", "id")
     )
-    for row in lines.iterator(chunk_size=5000):
+    for count, row in enumerate(lines.iterator(chunk_size=CHUNK_ROWS), start=1):
         writer.writerow(row)
-    return buffer.getvalue().encode(export.encoding, errors="replace")
+        if count % CHUNK_ROWS == 0:
+            yield _take(buffer, export.encoding)
+    if buffer.tell():
+        yield _take(buffer, export.encoding)
+
+
+def _take(buffer: io.StringIO, encoding: str) -> bytes:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text.encode(encoding, errors="replace")
+
+
+def _render(export: PointExport) -> bytes:
+    return b"".join(_chunks(export))
+
+
+def point_export_stream(*, export: PointExport) -> Iterator[bytes]:
+    """The export's file as it is sent: regenerated from its lines, checked against the stored SHA-256.
+
+    A mismatch (a line changed since the export) stops the stream with ``ExportTampered``
+    before its last piece, so the receiver never gets a complete file that differs.
+    """
+    digest = hashlib.sha256()
+    pending = None
+    for chunk in _chunks(export):
+        if pending is not None:
+            yield pending
+        digest.update(chunk)
+        pending = chunk
+    if export.sha256 and digest.hexdigest() != export.sha256:
+        raise ExportTampered(f"Point export #{export.number} no longer matches the file first sent.")
+    if pending is not None:
+        yield pending
 
 
 def point_export_render(*, export: PointExport) -> bytes:
     """The export's file, regenerated from its lines; identical to the first download (checked)."""
-    content = _render(export)
-    if export.sha256 and hashlib.sha256(content).hexdigest() != export.sha256:
-        raise ExportTampered(f"Point export #{export.number} no longer matches the file first sent.")
-    return content
+    return b"".join(point_export_stream(export=export))
 
 
 def point_export_filename(*, export: PointExport) -> str:

@@ -161,3 +161,35 @@ def test_concurrent_exports_never_take_a_line_twice(campaign, postgres_only):
     exports = list(PointExport.objects.order_by("number"))
     assert [e.number for e in exports] == [1, 2, 3, 4]
     assert sum(e.line_count for e in exports) == 200
+
+
+def test_a_large_export_streams_in_pieces_with_the_same_bytes(admin_client, campaign, monkeypatch):
+    import missions.admin
+    import missions.exporting
+
+    monkeypatch.setattr(missions.exporting, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(missions.admin, "SMALL_EXPORT_LINES", 5)
+    for i in range(10):
+        line(campaign, f"M{i}", "casual-1", 200)
+    export = points_export_create(campaign=campaign, user=None, encoding="utf-8")
+    response = admin_client.get(reverse("admin:missions_pointexport_download", args=[export.pk]))
+    assert response.streaming
+    pieces = list(response.streaming_content)
+    assert len(pieces) > 2
+    assert b"".join(pieces) == point_export_render(export=export)
+    assert hashlib.sha256(b"".join(pieces)).hexdigest() == export.sha256
+
+
+def test_a_changed_line_stops_the_stream_before_its_end(campaign, monkeypatch):
+    import missions.exporting
+    from missions.exporting import point_export_stream
+
+    monkeypatch.setattr(missions.exporting, "CHUNK_ROWS", 2)
+    lines = [line(campaign, f"M{i}", "casual-1", 200) for i in range(6)]
+    export = points_export_create(campaign=campaign, user=None, encoding="utf-8")
+    LedgerLine.objects.filter(pk=lines[0].pk).update(reason="changed")
+    received = []
+    with pytest.raises(ExportTampered):
+        for piece in point_export_stream(export=export):
+            received.append(piece)
+    assert b"".join(received).count(b"\r\n") < 7
