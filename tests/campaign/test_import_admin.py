@@ -125,3 +125,23 @@ def test_the_progress_endpoint_is_for_staff_only(client, in_campaign):
     batch = ImportBatch.objects.create(campaign=in_campaign, file_name="x.csv", sha256="0" * 64)
     response = client.get(f"/admin/campaign/importbatch/{batch.pk}/progress.json")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_error_report_can_be_corrected_and_imported_again(
+    admin_client, in_campaign, django_capture_on_commit_callbacks
+):
+    upload(admin_client, capture=django_capture_on_commit_callbacks)
+    batch = ImportBatch.objects.get()
+    report = admin_client.get(f"/admin/campaign/importbatch/{batch.pk}/rejected.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(report.streaming_content).decode("utf-8-sig"))))
+    amount = rows[0].index("amount")
+    rows[1][amount] = "800"
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    upload(
+        admin_client, buffer.getvalue().encode("utf-8"), name="fixed.csv", capture=django_capture_on_commit_callbacks
+    )
+    fixed = ImportBatch.objects.get(file_name="fixed.csv")
+    assert (fixed.accepted, fixed.rejected) == (1, 0)
+    assert any("line" in warning for warning in fixed.warnings)
+    assert Transaction.objects.get(transaction_id="T2").amount == 800
