@@ -22,7 +22,7 @@ from missions.exporting import (
     point_export_filename,
     point_export_render,
     point_export_stream,
-    points_export_create,
+    points_export_later,
 )
 from missions.models import Course, LedgerLine, Mission, PointExport, Stamp, StampCard, Video
 from missions.services import campaign_rescore_later, members_score
@@ -339,11 +339,10 @@ class PointExportAdmin(admin.ModelAdmin):
         campaign = Campaign.objects.current()
         form = PointExportForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            export = points_export_create(campaign=campaign, user=request.user, encoding=form.cleaned_data["encoding"])
+            points_export_later(campaign=campaign, user=request.user, encoding=form.cleaned_data["encoding"])
             self.message_user(
                 request,
-                gettext("Point export #%(number)d created: %(lines)d ledger lines, %(points)d points.")
-                % {"number": export.number, "lines": export.line_count, "points": export.points_total},
+                gettext("The point export is being created; it appears in this list with its number when it is ready."),
                 messages.SUCCESS,
             )
             return HttpResponseRedirect(reverse("admin:missions_pointexport_changelist"))

@@ -19,6 +19,8 @@ import hashlib
 import io
 from collections.abc import Iterator
 
+from celery import shared_task
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Max, Sum
 
@@ -70,6 +72,24 @@ def points_export_create(*, campaign: Campaign, user, encoding: str) -> PointExp
             f"{export.points_total} points",
         )
     return export
+
+
+def points_export_later(*, campaign: Campaign, user, encoding: str) -> None:
+    """Create the export in the background after the current transaction commits (a big ledger takes a while).
+
+    Inline without a broker. The task is not retried: a lost one leaves no export, and the
+    operator, seeing none in the list, asks again (a retry could number an empty export).
+    """
+    if encoding not in ENCODINGS:
+        raise ExportError(f"Unknown encoding {encoding!r}: use one of {', '.join(ENCODINGS)}.")
+    points_export_task.delay_on_commit(campaign.pk, user.pk if user else None, encoding)
+
+
+@shared_task(acks_late=False, max_retries=0)
+def points_export_task(campaign_id: int, user_id: int | None, encoding: str) -> None:
+    campaign = Campaign.objects.get(pk=campaign_id)
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    points_export_create(campaign=campaign, user=user, encoding=encoding)
 
 
 def _chunks(export: PointExport) -> Iterator[bytes]:

@@ -100,11 +100,14 @@ def test_an_unknown_encoding_is_refused_and_takes_no_line(campaign):
     assert LedgerLine.objects.filter(export__isnull=True).count() == 1
 
 
-def test_operations_create_and_download_exports_in_the_admin(admin_client, admin_user, campaign):
+def test_operations_create_and_download_exports_in_the_admin(
+    admin_client, admin_user, campaign, django_capture_on_commit_callbacks
+):
     awarded = line(campaign, "M1", "casual-1", 200)
     page = admin_client.get(reverse("admin:missions_pointexport_add"))
     assert page.status_code == 200 and "1" in page.content.decode()
-    response = admin_client.post(reverse("admin:missions_pointexport_add"), {"encoding": "utf-8"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:missions_pointexport_add"), {"encoding": "utf-8"})
     assert response.status_code == 302
     export = PointExport.objects.get()
     assert export.created_by == admin_user and export.number == 1
