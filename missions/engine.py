@@ -356,6 +356,9 @@ def chunk_score(
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL work_mem = '64MB'")  # the chunk's sort stays in memory
+                # Scores are derived data a re-score rebuilds, and any later synchronous commit (an
+                # export reading the ledger) flushes this one first: no need to wait for the disk here.
+                cursor.execute("SET LOCAL synchronous_commit = off")
         _chunk_compute_and_write(campaign=campaign, rules=rules, members=members, result=result, dry_run=False)
     return result
 
