@@ -215,7 +215,11 @@ def _merge_chunk(
         return stored
 
     before = stored_content(firsts)
-    new = [(index, record) for tid, (index, record) in firsts.items() if tid not in before]
+    # In id order, so that two calls inserting overlapping ids wait for each other instead of deadlocking.
+    new = sorted(
+        ((index, record) for tid, (index, record) in firsts.items() if tid not in before),
+        key=lambda item: item[1].transaction_id,
+    )
     received_at = clock.now()
     if new:
         Member.objects.bulk_create(
