@@ -141,3 +141,9 @@ def test_a_text_change_after_the_start_needs_no_confirmation(admin_client, in_ca
     assert response.status_code == 302
     mission.refresh_from_db()
     assert mission.title_en == "New title"
+
+
+def test_saving_any_mission_unchanged_after_the_start_needs_no_confirmation(admin_client, in_campaign):
+    for mission in Mission.objects.filter(campaign=in_campaign).prefetch_related("requires"):
+        response = admin_client.post(change_url(mission), form_data(mission, title_en=mission.title_en + "!"))
+        assert response.status_code == 302, (mission.code, response.context and response.context.get("result"))
