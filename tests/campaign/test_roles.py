@@ -24,6 +24,7 @@ PAGES = {
     ("admin:campaign_dashboard_csv", ()): {MARKETING, OPERATIONS},
     ("admin:campaign_transaction_changelist", ()): {OPERATIONS},
     ("admin:campaign_importbatch_changelist", ()): {OPERATIONS},
+    ("admin:campaign_importbatch_upload", ()): {OPERATIONS},
     ("admin:campaign_member_changelist", ()): {OPERATIONS},
     ("admin:campaign_entry_changelist", ()): {OPERATIONS},
     ("admin:campaign_entry_add", ()): {OPERATIONS},
