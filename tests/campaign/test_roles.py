@@ -113,3 +113,15 @@ def test_admin_login_locks_after_five_failures(client, db):
         client.post(url, {"username": "officer", "password": "wrong"}, REMOTE_ADDR="10.0.0.1")
     locked = client.post(url, {"username": "officer", "password": "pw-for-tests-123"}, REMOTE_ADDR="10.0.0.1")
     assert locked.status_code == 429
+
+
+@pytest.mark.parametrize("group", [MARKETING, OPERATIONS])
+def test_only_the_lottery_group_may_commit_a_draw(client, campaign, clock, group):
+    from lottery.models import Draw
+
+    clock("2026-04-15 10:00")
+    client.force_login(staff_in(group))
+    assert client.post(reverse("admin:lottery_draw_commit")).status_code == 403
+    assert not Draw.objects.exists()
+    officer = staff_in(LOTTERY)
+    assert officer.has_perm("lottery.run_draw") and officer.has_perm("lottery.view_draw")
