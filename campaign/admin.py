@@ -8,12 +8,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -35,6 +37,21 @@ from campaign.services import Refused, entry_create
 from merchants.models import Merchant
 from missions.models import LedgerLine
 from missions.services import members_score, progress_document, transactions_explained
+
+
+class CappedCountPaginator(Paginator):
+    """Counts at most CAP rows: counting 30 million transactions would take seconds on every page.
+
+    Past the cap the list says "10,000" and the last pages are out of reach: a filter or a
+    search (member, transaction id) finds the rest.
+    """
+
+    CAP = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by().values("pk")[: self.CAP].count()
+
 
 DASHBOARD_PERMISSION = "campaign.view_dashboard"
 RESCORE_PERMISSION = "missions.rescore_member"
@@ -105,6 +122,9 @@ class MemberAdmin(admin.ModelAdmin):
     raw_id_fields = ["user"]
     readonly_fields = ["created_at"]
     show_full_result_count = False
+    # Facet counts over millions of rows: never, even on request.
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
     change_form_template = "admin/campaign/member/change_form.html"
 
     def get_search_results(self, request, queryset, search_term):
@@ -197,6 +217,9 @@ class EntryAdmin(admin.ModelAdmin):
     raw_id_fields = ["member"]
     list_select_related = ["campaign"]
     show_full_result_count = False
+    # Facet counts over millions of rows: never, even on request.
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -332,6 +355,9 @@ class TransactionAdmin(admin.ModelAdmin):
     raw_id_fields = ["member", "import_batch"]
     # 30 million rows: never count them all.
     show_full_result_count = False
+    # Facet counts over millions of rows: never, even on request.
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
     list_per_page = 100
     # Newest received first, along the primary key: sorting 30 million rows by time would not be.
     ordering = ["-id"]
@@ -363,6 +389,9 @@ class VideoViewAdmin(admin.ModelAdmin):
     raw_id_fields = ["member"]
     list_select_related = ["video"]
     show_full_result_count = False
+    # Facet counts over millions of rows: never, even on request.
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

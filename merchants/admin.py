@@ -6,6 +6,7 @@ from django.contrib import admin
 from import_export.admin import ImportExportModelAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
+from campaign.admin import CappedCountPaginator
 from merchants.models import District, Merchant
 from merchants.resources import FORMATS, DistrictResource, MerchantResource
 
@@ -34,4 +35,7 @@ class MerchantAdmin(_ListAdmin):
     list_per_page = 100
     # About 1.6 million merchants nationwide: no full count, no district dropdown of rows.
     show_full_result_count = False
+    # Facet counts over millions of rows: never, even on request.
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
     autocomplete_fields = ["district"]

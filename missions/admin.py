@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from campaign import clock
+from campaign.admin import CappedCountPaginator
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from missions.exporting import (
@@ -241,6 +242,9 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
     """Written by the scoring engine only: staff look, nobody edits."""
 
     show_full_result_count = False
+    # Facet counts over millions of rows: never, even on request.
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
 
     def has_add_permission(self, request):
         return False

@@ -85,3 +85,13 @@ def test_nobody_adds_edits_or_deletes_a_transaction_even_a_superuser(admin_clien
 def test_the_list_never_counts_the_whole_table(admin_client, records):
     response = admin_client.get(reverse(LIST) + "?type__exact=payment")
     assert response.context["cl"].show_full_result_count is False
+
+
+def test_the_count_stops_at_the_cap_and_facets_are_never_computed(admin_client, records, monkeypatch):
+    from campaign.admin import CappedCountPaginator
+
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 3)
+    cl = admin_client.get(reverse(LIST) + "?_facets=True").context["cl"]
+    assert cl.result_count == 3
+    assert not cl.add_facets
+    assert listed(admin_client, "?q=ALICE") == {"T-BONUS", "T-PLAIN"}
