@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -262,6 +263,38 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
         return queryset.filter(member_id=term), False
 
 
+class StampsClearedFilter(admin.SimpleListFilter):
+    """0 … the number of missions, without a DISTINCT over a million stamp cards."""
+
+    title = _("stamps cleared")
+    parameter_name = "stamps"
+
+    def lookups(self, request, model_admin):
+        most = Mission.objects.filter(is_active=True).values("campaign").annotate(n=Count("id")).aggregate(m=Max("n"))
+        return [(str(n), str(n)) for n in range((most["m"] or 0) + 1)]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return queryset.filter(stamps_cleared=int(self.value()))
+        return queryset
+
+
+class RewardFilter(admin.SimpleListFilter):
+    """The rewards: the mission codes and the lottery, read from the missions, not from millions of lines."""
+
+    title = _("reward")
+    parameter_name = "reward"
+
+    def lookups(self, request, model_admin):
+        codes = Mission.objects.order_by("course__order", "order").values_list("code", flat=True).distinct()
+        return [(code, code) for code in [*codes, "lottery"]]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(reward=self.value())
+        return queryset
+
+
 @admin.register(StampCard)
 class StampCardAdmin(_ReadOnlyAdmin):
     list_display = [
@@ -274,7 +307,7 @@ class StampCardAdmin(_ReadOnlyAdmin):
         "lottery_eligible",
         "scored_at",
     ]
-    list_filter = ["entered", "lottery_eligible", "stamps_cleared"]
+    list_filter = ["entered", "lottery_eligible", StampsClearedFilter]
     search_fields = ["member__member_id"]
 
 
@@ -289,7 +322,7 @@ class StampAdmin(_ReadOnlyAdmin):
 @admin.register(LedgerLine)
 class LedgerLineAdmin(_ReadOnlyAdmin):
     list_display = ["id", "member", "reward", "kind", "points", "point_type", "occurred_at", "created_at", "export"]
-    list_filter = ["kind", "point_type", "reward", ("export", admin.EmptyFieldListFilter)]
+    list_filter = ["kind", "point_type", RewardFilter, ("export", admin.EmptyFieldListFilter)]
     search_fields = ["member__member_id"]
     list_select_related = ["export"]
 
