@@ -228,4 +228,7 @@ def test_a_marketing_user_imports_and_exports_the_list(client, campaign):
     assert confirmed.status_code == 302
     assert Merchant.objects.count() == seeded
     assert Merchant.objects.get(code="KOBE-01").name == "LES HIRONDELLES 元町店"
-    assert Merchant.objects.get(code="KOBE-01").history.latest().history_user == user
+    kobe = Merchant.objects.get(code="KOBE-01")
+    assert kobe.history.latest().history_user == user
+    history = client.get(reverse("admin:merchants_merchant_history", args=[kobe.pk]))
+    assert history.status_code == 200 and "mkt" in history.content.decode()
