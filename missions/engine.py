@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 
@@ -73,7 +73,20 @@ class ChunkResult:
     points_delta: int = 0
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _micros_sql(column: str) -> str:
+    """A timestamp as whole microseconds since the epoch on PostgreSQL (cheap to load), as stored on SQLite."""
+    if connection.vendor == "postgresql":
+        return f"(extract(epoch from {column}) * 1000000)::bigint"
+    return column
+
+
 def _as_datetime(value) -> datetime | None:
+    if isinstance(value, int):
+        return _EPOCH + value * _MICROSECOND
     if value is None or isinstance(value, datetime):
         if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
@@ -171,10 +184,11 @@ def _records_evaluate(
             level2.append(f"sum(q{k}) OVER (w {running}) AS r{k}")
         final.append(f"sum({counted}) AS c{k}")
         final.append(f"min(CASE WHEN {counted} = 1 AND r{k} = {target} THEN id END) AS i{k}")
-        final.append(f"min(CASE WHEN {counted} = 1 AND r{k} = {target} THEN occurred_at END) AS a{k}")
+        at = _micros_sql("occurred_at")
+        final.append(f"min(CASE WHEN {counted} = 1 AND r{k} = {target} THEN {at} END) AS a{k}")
         if rule.unit_points:
             for n in range(1, target + 1):
-                final.append(f"min(CASE WHEN {counted} = 1 AND r{k} = {n} THEN occurred_at END) AS u{k}_{n}")
+                final.append(f"min(CASE WHEN {counted} = 1 AND r{k} = {n} THEN {at} END) AS u{k}_{n}")
     window = "WINDOW w AS (PARTITION BY member_id ORDER BY occurred_at, transaction_id)"
     query = f"SELECT f.*, {', '.join(level2)} FROM ({flagged}) f {window}"
     if level3:
@@ -374,19 +388,18 @@ def _chunk_compute_and_write(
     changed_members: set[str] = set()
 
     # Stamps: upsert only what changed.
-    existing = {
-        (m, mission): (p, t, c, ca, tx, vv)
-        for m, mission, p, t, c, ca, tx, vv in Stamp.objects.filter(campaign=campaign, **members.orm()).values_list(
-            "member_id",
-            "mission_id",
-            "progress",
-            "target",
-            "cleared",
-            "cleared_at",
-            "cleared_by_transaction_id",
-            "cleared_by_video_view_id",
+    member_sql, member_params = members.sql("member_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT member_id, mission_id, progress, target, cleared, {_micros_sql('cleared_at')}, "
+            f"cleared_by_transaction_id, cleared_by_video_view_id FROM {Stamp._meta.db_table} "
+            f"WHERE campaign_id = %s AND {member_sql}",
+            [campaign.pk, *member_params],
         )
-    }
+        existing = {
+            (m, mission): (p, t, bool(c), _as_datetime(ca), tx, vv)
+            for m, mission, p, t, c, ca, tx, vv in cursor.fetchall()
+        }
     wanted: dict[tuple[str, int], tuple] = {}
     for (member_id, mission_id), outcome in outcomes.items():
         rule = by_id[mission_id]

@@ -11,7 +11,7 @@ The interface other apps call (kept stable; the scoring work implements the bodi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection
@@ -102,7 +102,7 @@ def progress_document(*, campaign: Campaign, member_id: str) -> dict:
     return progress_build(campaign=campaign, member_id=member_id)
 
 
-def transactions_explained(*, campaign: Campaign, member_id: str) -> list[dict]:
+def transactions_explained(*, campaign: Campaign, member_id: str) -> Sequence[dict]:
     """For each of the member's transactions, newest first: the missions it counted toward, or why none.
 
     The result is a lazy sequence: ``len()`` counts, slicing explains only that page, so
