@@ -249,10 +249,14 @@ def _videos_evaluate(
 def _completions_evaluate(*, member_ids: Sequence[str], rules: Sequence[Rule], outcomes: dict) -> None:
     by_code = {r.code: r for r in rules}
     completions = [r for r in rules if r.kind == MissionKind.COMPLETION]
+    if not completions:
+        return
+    # Only members with progress somewhere (or a completion stamp to update) can change.
+    members_with_progress = {member_id for member_id, _mission in outcomes}
     # Completion missions may require other completions: evaluate until nothing changes.
     for _ in range(len(completions) + 1):
         changed = False
-        for member_id in member_ids:
+        for member_id in members_with_progress:
             for rule in completions:
                 required = [by_code[c] for c in rule.requires if c in by_code]
                 done = [outcomes.get((member_id, r.mission_id)) for r in required]
@@ -471,9 +475,10 @@ def _chunk_compute_and_write(
         )
         balances[member_id][point_type] = balances[member_id].get(point_type, 0) + points
 
-    for key in sorted(set(state) | set(desired)):
+    nothing: dict = {"generation": 0, "reversed": set(), "points": {}}
+    for key in state.keys() | desired.keys():
         member_id, reward, unit = key
-        s = state.get(key, {"generation": 0, "reversed": set(), "points": {}})
+        s = state.get(key, nothing)
         generation = s["generation"]
         active = generation > 0 and generation not in s["reversed"]
         held = s["points"].get(generation, 0) if active else 0
@@ -494,19 +499,21 @@ def _chunk_compute_and_write(
     changed_members.update(x[1] for x in new_lines)
 
     # Stamp cards: the summary of the above, for every member of the chunk.
-    lottery_rules = [r for r in rules if r.counts_for_lottery]
+    lottery_needed = sum(1 for r in rules if r.counts_for_lottery)
+    cleared_count: dict[str, int] = defaultdict(int)
+    lottery_count: dict[str, int] = defaultdict(int)
+    for (member_id, mission_id), outcome in outcomes.items():
+        if outcome.cleared_at is not None and member_id in entered:
+            cleared_count[member_id] += 1
+            if by_id[mission_id].counts_for_lottery:
+                lottery_count[member_id] += 1
     cards = []
+    empty: dict[str, int] = {}
     for member_id in member_ids:
         is_entered = member_id in entered
-        cleared = 0
-        if is_entered:
-            cleared = sum(1 for r in rules if (o := outcomes.get((member_id, r.mission_id))) and o.cleared)
-        eligible = (
-            is_entered
-            and bool(lottery_rules)
-            and all((o := outcomes.get((member_id, r.mission_id))) and o.cleared for r in lottery_rules)
-        )
-        balance = balances.get(member_id, {})
+        cleared = cleared_count.get(member_id, 0)
+        eligible = is_entered and lottery_needed > 0 and lottery_count.get(member_id, 0) == lottery_needed
+        balance = balances.get(member_id, empty)
         cards.append(
             (
                 campaign.pk,
