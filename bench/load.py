@@ -257,6 +257,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8105)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--database", default="wesmo_bench_load")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
@@ -297,7 +298,7 @@ def main() -> int:
             members=args.members, per_member=args.transactions_per_member, sessions=args.sessions
         )
 
-        log(f"gunicorn on 127.0.0.1:{args.port} ({args.workers} workers × {args.threads} threads)")
+        log(f"gunicorn on 127.0.0.1:{args.port} ({args.workers} {args.worker_class} workers × {args.threads} threads)")
         gunicorn = subprocess.Popen(
             [
                 str(Path(PYTHON).parent / "gunicorn"),
@@ -309,7 +310,7 @@ def main() -> int:
                 "--threads",
                 str(args.threads),
                 "--worker-class",
-                "gthread",
+                args.worker_class,
                 "--keep-alive",
                 "30",
                 "--log-level",
