@@ -582,6 +582,8 @@ def _stage(*, cursor, valid, result: IngestResult, report, rejections: list[Impo
 
 def _merge_staged(*, cursor, campaign: Campaign, batch: ImportBatch, result: IngestResult) -> None:
     now = clock.now()
+    # The merge sorts and hashes the whole file at once: give it memory for that (this transaction only).
+    cursor.execute("SET LOCAL work_mem = '64MB'")
     cursor.execute("CREATE INDEX ON import_stage (transaction_id, line)")
     cursor.execute("ANALYZE import_stage")
     cursor.execute(
