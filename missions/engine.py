@@ -1,12 +1,14 @@
 """The scoring engine: a chunk of members → stamps, stamp cards and ledger lines, set-based.
 
-One SQL statement per chunk evaluates every record-counting mission at once: a CTE of the
-chunk's countable records (in the period, not void, eligible amount > 0) with their JST day,
-time of day and ISO weekday, then one ``row_number()`` window per mission that finds the
-record that reached the target (the 3rd qualifying payment, the first payment of the 10th
-day). The same SQL runs on SQLite and PostgreSQL; only the three JST expressions differ.
-Python then only combines a handful of rows per member (completion missions, entry gating)
-and diffs them against the stored stamps and ledger, writing only what changed.
+One SQL statement per chunk evaluates every record-counting mission at once: the chunk's
+countable records (in the period, not void, eligible amount > 0) get their JST day, time of
+day and ISO weekday from integer seconds, one 0/1 flag per mission, and running sums over
+the member's records in time order, so the record whose rank reaches the target is the one
+that cleared the mission (the 3rd qualifying payment, the first payment of the 10th day).
+All windows share one ordering, so the database sorts the chunk once. The same SQL runs on
+SQLite and PostgreSQL; only the epoch expression differs. Python then combines a handful of
+values per member (videos, completion missions, entry gating), diffs them against the
+stored stamps and ledger, and writes only what changed, set-based (``rows_upsert``).
 """
 
 from __future__ import annotations
