@@ -350,6 +350,7 @@ def chunk_score(
     if dry_run:
         _chunk_compute_and_write(campaign=campaign, rules=rules, members=members, result=result, dry_run=True)
         return result
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
         # Serialise concurrent scorers of the same members: create the cards if missing, then lock
         # them (in member order, so overlapping chunks cannot deadlock) before reading any record.
@@ -376,9 +377,11 @@ def chunk_score(
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL work_mem = '64MB'")  # the chunk's sort stays in memory
-                # Scores are derived data a re-score rebuilds, and any later synchronous commit (an
-                # export reading the ledger) flushes this one first: no need to wait for the disk here.
-                cursor.execute("SET LOCAL synchronous_commit = off")
+                if outermost:
+                    # Scores are derived data a re-score rebuilds, and any later synchronous commit (an
+                    # export reading the ledger) flushes this one first: no need to wait for the disk.
+                    # Never inside a caller's transaction, whose records must be durable on commit.
+                    cursor.execute("SET LOCAL synchronous_commit = off")
         _chunk_compute_and_write(campaign=campaign, rules=rules, members=members, result=result, dry_run=False)
     return result
 
