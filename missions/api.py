@@ -116,7 +116,7 @@ def _member_of(request) -> Member:
 
 
 def _transactions_page(view: APIView, request, member_id: str) -> Response:
-    paginator = TransactionsPagination()
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(transactions_explained(campaign=_campaign(), member_id=member_id), request, view)
     return paginator.get_paginated_response(page)
 
@@ -152,6 +152,8 @@ class MeProgressApi(MemberView):
 
 
 class MemberTransactionsApi(SystemView):
+    pagination_class = TransactionsPagination  # also tells the schema the answer is paginated
+
     @extend_schema(
         operation_id="member_transactions",
         summary="A member's transactions, newest first, with the missions each counted toward or why none",
@@ -162,6 +164,8 @@ class MemberTransactionsApi(SystemView):
 
 
 class MeTransactionsApi(MemberView):
+    pagination_class = TransactionsPagination
+
     @extend_schema(
         operation_id="me_transactions",
         summary="The signed-in member's transactions and why each counted",
