@@ -9,6 +9,9 @@ import pytest
 from campaign.models import Member, Transaction
 from tests.campaign.factories import TransactionFactory, jst
 
+pytestmark = pytest.mark.usefixtures("english")
+
+
 URL = "/api/v1/transactions"
 
 

@@ -14,6 +14,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from campaign.models import ImportBatch, ImportStatus, Transaction
 from tests.campaign.factories import UserFactory
 
+pytestmark = pytest.mark.usefixtures("english")
+
+
 UPLOAD = "/admin/campaign/importbatch/upload/"
 HEADER = (
     "transaction_id,member_id,type,amount,points_used,merchant_code,occurred_at,original_transaction_id,charge_method"

@@ -12,6 +12,9 @@ from django.core.management import CommandError, call_command
 from campaign.models import ImportBatch, ImportRejection, ImportStatus, Transaction
 from tests.campaign.factories import TransactionFactory, jst
 
+pytestmark = pytest.mark.usefixtures("english")
+
+
 HEADER = (
     "transaction_id,member_id,type,amount,points_used,merchant_code,occurred_at,original_transaction_id,charge_method"
 )

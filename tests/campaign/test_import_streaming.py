@@ -10,6 +10,9 @@ from campaign.importers import file_open
 from campaign.ingest import import_batch_create, import_batch_run, transactions_import
 from campaign.models import ImportBatch, ImportRejection, ImportStatus, Transaction
 
+pytestmark = pytest.mark.usefixtures("english")
+
+
 HEADER = (
     "transaction_id,member_id,type,amount,points_used,merchant_code,occurred_at,original_transaction_id,charge_method"
 )

@@ -14,6 +14,9 @@ from missions.models import LedgerLine
 from tests.campaign.factories import UserFactory
 from tests.lottery.factories import eligible_members
 
+pytestmark = pytest.mark.usefixtures("english")
+
+
 ADMIN = "/admin/lottery/draw/"
 
 

@@ -13,6 +13,8 @@ from lottery.models import Draw, DrawEntrant, DrawStatus, Outcome
 from missions.models import LedgerLine
 from tests.lottery.factories import eligible_members, guards_disabled
 
+pytestmark = pytest.mark.usefixtures("english")
+
 
 def run(*args: str) -> list[str]:
     out = StringIO()
