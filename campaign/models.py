@@ -236,14 +236,31 @@ class Transaction(models.Model):
 
     Stored as received; whether and how it counts is the scoring engine's judgement,
     so a cancel that arrives before its original still voids it (R8).
+
+    This is the table of tens of millions of rows that imports write at COPY speed, so it
+    carries only the indexes the reads need: the foreign keys to the campaign and the member
+    are covered by the composite indexes, and are not enforced by the database row by row —
+    the ingestion service upserts the members in the same transaction before it inserts
+    their records (``campaign.ingest``), which is what keeps them consistent.
     """
 
-    transaction_id = models.CharField(_("transaction ID"), max_length=64, unique=True)
+    transaction_id = models.CharField(_("transaction ID"), max_length=64)
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.PROTECT, related_name="transactions", verbose_name=_("campaign")
+        Campaign,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+        verbose_name=_("campaign"),
+        db_index=False,
+        db_constraint=False,
     )
     member = models.ForeignKey(
-        Member, on_delete=models.PROTECT, related_name="transactions", verbose_name=_("member"), db_column="member_id"
+        Member,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+        verbose_name=_("member"),
+        db_column="member_id",
+        db_index=False,
+        db_constraint=False,
     )
     type = models.CharField(_("type"), max_length=8, choices=TransactionType.choices)
     amount = models.BigIntegerField(_("amount (yen)"))
@@ -260,6 +277,7 @@ class Transaction(models.Model):
         blank=True,
         related_name="transactions",
         verbose_name=_("import"),
+        db_constraint=False,
     )
     received_at = models.DateTimeField(_("received at"))
 
@@ -272,6 +290,9 @@ class Transaction(models.Model):
             models.Index(fields=["campaign", "occurred_at"], name="tx_campaign_time"),
         ]
         constraints = [
+            # A constraint rather than unique=True: on PostgreSQL the latter adds a second
+            # (LIKE-pattern) index that no query uses but every insert maintains.
+            models.UniqueConstraint(fields=["transaction_id"], name="tx_transaction_id_unique"),
             models.CheckConstraint(condition=models.Q(amount__gte=0), name="tx_amount_not_negative"),
             models.CheckConstraint(
                 condition=models.Q(points_used__gte=0) & models.Q(points_used__lte=models.F("amount")),
