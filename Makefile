@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEMO_NOW ?= 2026-03-20T12:00:00+09:00
 HOST ?= 127.0.0.1:8000
+PYTEST_ARGS ?= -n auto
 
 .PHONY: install run test test-fast lint format bench messages clean
 
