@@ -118,3 +118,13 @@ def system_client(db):
 @pytest.fixture
 def postgres_only(db):
     need("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL=postgres://… to run this test")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_mission_structure():
+    """Each test starts without a cached copy of another test's courses and missions."""
+    from missions.progress import structure_forget
+
+    structure_forget()
+    yield
+    structure_forget()

@@ -7,7 +7,10 @@ sums (R10), never recomputed, so what the card shows is exactly the balance.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Sum
@@ -30,15 +33,51 @@ def _mission_target(mission: Mission, requires_count: int) -> int:
     return mission.target_count
 
 
-def progress_build(*, campaign: Campaign, member_id: str) -> dict:
-    from lottery.services import member_lottery_status
+# The courses and missions change a few times a campaign but are read on every stamp card:
+# each process keeps them for STRUCTURE_TTL seconds. A save in this process forgets them at
+# once (missions.apps connects structure_forget to the save signals); other processes see an
+# edit within the TTL, like the site's cached cards.
+STRUCTURE_TTL = 30.0
+_structure_lock = threading.Lock()
+_structures: dict[int, tuple[float, _Structure]] = {}
 
+
+@dataclass(frozen=True)
+class _Structure:
+    courses: list[Course]
+    missions: list[Mission]
+    targets: dict[int, int]
+
+
+def structure_forget(*args, **kwargs) -> None:
+    with _structure_lock:
+        _structures.clear()
+
+
+def _structure(campaign: Campaign) -> _Structure:
+    now = time.monotonic()
+    with _structure_lock:
+        cached = _structures.get(campaign.pk)
+    if cached is not None and now - cached[0] < STRUCTURE_TTL:
+        return cached[1]
     courses = list(Course.objects.filter(campaign=campaign).order_by("order", "code"))
     missions = list(
         Mission.objects.filter(campaign=campaign, is_active=True)
         .prefetch_related("requires")
         .order_by("course__order", "order", "code")
     )
+    targets = {m.pk: _mission_target(m, len(m.requires.all())) for m in missions}
+    structure = _Structure(courses=courses, missions=missions, targets=targets)
+    with _structure_lock:
+        _structures[campaign.pk] = (now, structure)
+    return structure
+
+
+def progress_build(*, campaign: Campaign, member_id: str) -> dict:
+    from lottery.services import member_lottery_status
+
+    structure = _structure(campaign)
+    courses, missions = structure.courses, structure.missions
     entry = Entry.objects.filter(campaign=campaign, member_id=member_id).first()
     card = StampCard.objects.filter(campaign=campaign, member_id=member_id).first()
     stamps = {s.mission_id: s for s in Stamp.objects.filter(campaign=campaign, member_id=member_id)}
@@ -60,7 +99,7 @@ def progress_build(*, campaign: Campaign, member_id: str) -> dict:
         mission_docs = []
         for mission in (m for m in missions if m.course_id == course.pk):
             stamp = stamps.get(mission.pk)
-            target = _mission_target(mission, len(mission.requires.all()))
+            target = structure.targets[mission.pk]
             progress = min(stamp.progress, target) if stamp else 0
             cleared = bool(entered and stamp and stamp.cleared)
             if not entered and progress >= target:

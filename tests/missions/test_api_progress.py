@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from missions.models import Mission
 from missions.services import progress_document
 from tests.campaign.factories import UserFactory
 from tests.missions.factories import EntryFactory, MemberFactory, charge, jst, pay, score
@@ -99,6 +100,7 @@ def test_me_progress_refuses_a_token(system_client, campaign):
 
 def test_progress_document_uses_a_constant_number_of_queries(campaign, scored_member):
     light = MemberFactory()
+    progress_document(campaign=campaign, member_id=light.member_id)  # courses and missions are kept per process
     with CaptureQueriesContext(connection) as few:
         progress_document(campaign=campaign, member_id=light.member_id)
     for day in range(2, 30):
@@ -107,6 +109,19 @@ def test_progress_document_uses_a_constant_number_of_queries(campaign, scored_me
     with CaptureQueriesContext(connection) as many:
         progress_document(campaign=campaign, member_id=scored_member.member_id)
     assert len(many) == len(few) <= 10
+
+
+def test_an_edited_mission_shows_in_the_next_document(campaign, scored_member):
+    before = progress_document(campaign=campaign, member_id=scored_member.member_id)
+    mania6 = Mission.objects.get(campaign=campaign, code="mania-6")
+    mania6.target_count = 12
+    mania6.save()
+    after = progress_document(campaign=campaign, member_id=scored_member.member_id)
+
+    def target(doc):
+        return next(m["target"] for c in doc["courses"] for m in c["missions"] if m["code"] == "mania-6")
+
+    assert (target(before), target(after)) == (10, 12)
 
 
 def test_not_entered_member_sees_what_entering_would_earn(system_client, campaign):
