@@ -1,6 +1,6 @@
 """Benchmark of the scoring engine on PostgreSQL: a full re-score of a synthetic month, then an incremental batch.
 
-    .venv/bin/python bench/score.py [--members 200000] [--transactions 1000000] [--reuse]
+    .venv/bin/python bench/score.py [--members 200000] [--transactions 1000000] [--reuse] [--jobs N]
 
 Uses its own database (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/wesmo_bench_score),
 created and migrated if needed. Data is generated inside PostgreSQL with generate_series (seconds,
@@ -8,7 +8,10 @@ not minutes). The full re-score starts from no stamps, cards or ledger lines (th
 award written); the incremental run adds 1,000 transactions for random members and re-scores
 only those members, as the ingestion does. The last line is machine-readable:
 
-    score: members=N transactions=N full_s=… per_million_s=… incremental_s=…
+    score: members=N transactions=N full_s=… per_million_s=… incremental_s=… jobs=N
+
+``--jobs N`` runs the full re-scores as ``manage.py rescore --jobs N`` does: disjoint chunks of members
+in N processes, each with its own database connection (the incremental batch stays one process).
 """
 
 from __future__ import annotations
@@ -97,6 +100,9 @@ def main() -> int:
     parser.add_argument("--transactions", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=1000, help="transactions of the incremental batch")
     parser.add_argument("--reuse", action="store_true", help="keep the generated data of a previous run")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="full re-scores in N processes (as `rescore --jobs N`); default 1"
+    )
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
@@ -117,8 +123,14 @@ def main() -> int:
     from django.db import connection
 
     from campaign.models import Campaign, Transaction
+    from missions.management.commands.rescore import rescore_parallel
     from missions.models import LedgerLine, Stamp, StampCard
     from missions.services import members_score
+
+    def full_rescore():
+        if args.jobs > 1:
+            return rescore_parallel(campaign=campaign, jobs=args.jobs)
+        return members_score(campaign=campaign)
 
     campaign = Campaign.objects.current()
     with connection.cursor() as cursor:
@@ -132,14 +144,15 @@ def main() -> int:
     members = Transaction.objects.filter(campaign=campaign).values("member_id").distinct().count()
 
     started = time.monotonic()
-    full = members_score(campaign=campaign)
+    full = full_rescore()
     full_s = time.monotonic() - started
     print(
         f"full re-score: {full.members_scored} members, {full.awards} awards, "
-        f"{Stamp.objects.count()} stamps, {StampCard.objects.count()} cards in {full_s:.2f} s"
+        f"{Stamp.objects.count()} stamps, {StampCard.objects.count()} cards in {full_s:.2f} s "
+        f"({args.jobs} process{'es' if args.jobs > 1 else ''})"
     )
     started = time.monotonic()
-    again = members_score(campaign=campaign)
+    again = full_rescore()
     print(f"second full re-score (nothing changes: {again.awards} awards): {time.monotonic() - started:.2f} s")
 
     with connection.cursor() as cursor:
@@ -160,7 +173,7 @@ def main() -> int:
     per_million = full_s / transactions * 1_000_000 if transactions else 0.0
     print(
         f"score: members={members} transactions={transactions} full_s={full_s:.2f} "
-        f"per_million_s={per_million:.2f} incremental_s={incremental_s:.2f}"
+        f"per_million_s={per_million:.2f} incremental_s={incremental_s:.2f} jobs={args.jobs}"
     )
     return 0
 

@@ -559,3 +559,33 @@ def _chunk_compute_and_write(
         conflict=["campaign_id", "member_id"],
         update=card_updates,
     )
+
+
+def _chunks_score_worker(args: tuple[int, list[Rule], list[str]]) -> ChunkResult:
+    """One chunk of a parallel re-score, in a worker process with its own database connection."""
+    campaign_id, rules, member_ids = args
+    campaign = Campaign.objects.get(pk=campaign_id)
+    return chunk_score(campaign=campaign, rules=rules, member_ids=member_ids, as_range=True)
+
+
+def chunks_score_parallel(
+    *, campaign: Campaign, rules: Sequence[Rule], chunks: list[list[str]], jobs: int
+) -> ChunkResult:
+    """Score disjoint chunks of sorted member ids in ``jobs`` processes, each on its own connection.
+
+    The chunks are disjoint member ranges, so the workers never wait for each other's card locks
+    and every chunk is still its own database transaction: the result is the serial one. Forked
+    workers must not share the parent's connection, so it is closed first (reopened on next use).
+    """
+    import multiprocessing
+
+    from django.db import connections
+
+    total = ChunkResult()
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes=jobs) as pool:
+        for chunk in pool.imap_unordered(_chunks_score_worker, [(campaign.pk, list(rules), c) for c in chunks]):
+            for name in ("members_scored", "members_changed", "stamps_changed", "awards", "reversals", "points_delta"):
+                setattr(total, name, getattr(total, name) + getattr(chunk, name))
+    return total

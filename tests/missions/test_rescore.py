@@ -48,3 +48,41 @@ def test_rescore_one_member_after_a_rule_change(campaign):
 def test_rescore_of_an_unknown_member_is_a_clear_error(campaign):
     with pytest.raises(CommandError, match="Unknown member"):
         rescore("--member", "NOBODY")
+
+
+def _scored_state():
+    from missions.models import Stamp
+
+    stamps = sorted(
+        Stamp.objects.values_list(
+            "member_id", "mission_id", "progress", "cleared", "cleared_at", "cleared_by_transaction"
+        )
+    )
+    ledger = sorted(LedgerLine.objects.values_list("member_id", "reward", "unit", "generation", "kind", "points"))
+    cards = sorted(
+        StampCard.objects.values_list("member_id", "entered", "stamps_cleared", "points_limited", "lottery_eligible")
+    )
+    return stamps, ledger, cards
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rescore_in_parallel_processes_gives_the_serial_result(campaign, postgres_only, monkeypatch):
+    """``--jobs 2`` spreads disjoint chunks over two processes: the same stamps, ledger and cards as one process."""
+    from missions import services
+    from missions.models import Stamp
+
+    monkeypatch.setattr(services, "_full_chunk", lambda: 2)  # several chunks per process
+    for i in range(7):
+        member = EntryFactory().member if i % 3 else MemberFactory()
+        charge(member, "2026-03-03 08:00", 10000 * (i + 1))
+        for day in range(3 + i):
+            pay(member, f"2026-03-{4 + day:02d} 07:30", 500 + 1000 * i)
+    output = rescore("--jobs", "2")
+    assert "members=7 changed=7" in output and "jobs=2" in output
+    parallel = _scored_state()
+    assert parallel[1]
+    assert "changed=0 stamps_changed=0 awards=0 reversals=0 points_delta=0" in rescore()
+    for model in (LedgerLine, Stamp, StampCard):
+        model.objects.all().delete()
+    rescore()
+    assert _scored_state() == parallel

@@ -1,10 +1,11 @@
-"""``manage.py rescore [--member ID] [--campaign CODE]``: recompute stamps, cards and ledger, idempotently."""
+"""``manage.py rescore [--member ID] [--campaign CODE] [--jobs N]``: recompute stamps, cards and ledger."""
 
 from __future__ import annotations
 
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from campaign.models import Campaign, Member
 from missions.services import members_score
@@ -16,12 +17,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--member", action="append", dest="members", metavar="ID", help="only this member")
         parser.add_argument("--campaign", help="campaign code (default: the current campaign)")
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=1,
+            help="full re-score on PostgreSQL: score disjoint chunks of members in N processes (default 1)",
+        )
 
-    def handle(self, *args, members=None, campaign=None, **options):
+    def handle(self, *args, members=None, campaign=None, jobs=1, **options):
         try:
             target = Campaign.objects.get(code=campaign) if campaign else Campaign.objects.current()
         except Campaign.DoesNotExist as exc:
             raise CommandError(str(exc) or f"No campaign {campaign!r}.") from None
+        if jobs < 1:
+            raise CommandError("--jobs must be at least 1.")
         if members:
             unknown = sorted(
                 set(members) - set(Member.objects.filter(member_id__in=members).values_list("pk", flat=True))
@@ -29,9 +38,23 @@ class Command(BaseCommand):
             if unknown:
                 raise CommandError(f"Unknown member ID(s): {', '.join(unknown)}")
         started = time.monotonic()
-        result = members_score(campaign=target, member_ids=members)
+        if jobs > 1 and not members and connection.vendor == "postgresql":
+            result = rescore_parallel(campaign=target, jobs=jobs)
+        else:  # SQLite has one writer: processes would only queue for its lock
+            result = members_score(campaign=target, member_ids=members)
         self.stdout.write(
             f"members={result.members_scored} changed={result.members_changed} stamps_changed={result.stamps_changed} "
             f"awards={result.awards} reversals={result.reversals} points_delta={result.points_delta} "
-            f"seconds={time.monotonic() - started:.2f}"
+            f"seconds={time.monotonic() - started:.2f} jobs={jobs if not members else 1}"
         )
+
+
+def rescore_parallel(*, campaign: Campaign, jobs: int):
+    """The full re-score of ``members_score(campaign=…)``, its chunks spread over ``jobs`` processes."""
+    from missions import services
+    from missions.engine import chunks_score_parallel
+    from missions.rules import rules_load
+
+    ids, size = services._members_of_campaign(campaign), services._full_chunk()
+    chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+    return chunks_score_parallel(campaign=campaign, rules=rules_load(campaign=campaign), chunks=chunks, jobs=jobs)
