@@ -302,12 +302,23 @@ def _desired_ledger(rule: Rule, outcome: Outcome) -> dict[int, tuple[int, dateti
 
 
 def rows_upsert(
-    model, columns: list[str], rows: list[tuple], *, conflict: list[str], update: list[str] | None = None
+    model,
+    columns: list[str],
+    rows: list[tuple],
+    *,
+    conflict: list[str],
+    update: list[str] | None = None,
+    new: bool = False,
 ) -> None:
     """Insert ``rows`` (tuples in ``columns`` order) set-based; on a unique conflict update ``update`` (or skip).
 
     PostgreSQL: COPY into a temporary table, then one ``INSERT … SELECT … ON CONFLICT`` — no model
     instances, no per-row statements. SQLite: the same upsert through ``executemany``.
+
+    ``new``: the caller read the rows' keys under the chunk's card locks and none exists, so on
+    PostgreSQL the rows are copied straight into the table (no staging table, no speculative
+    insertion). Should one exist after all, the unique constraint refuses the whole chunk (its
+    transaction rolls back; a task retries it), it never writes a second row.
     """
     if not rows:
         return
@@ -316,7 +327,11 @@ def rows_upsert(
     action = f"DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in update)}" if update else "DO NOTHING"
     on_conflict = f"ON CONFLICT ({', '.join(conflict)}) {action}"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and new:
+            with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        elif connection.vendor == "postgresql":
             stage = f"_stage_{table}"
             cursor.execute(f"DROP TABLE IF EXISTS {stage}")
             cursor.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {cols} FROM {table} WITH NO DATA")
@@ -536,13 +551,16 @@ def _chunk_compute_and_write(
         return
     stamp_updates = ["progress", "target", "cleared", "cleared_at", "cleared_by_transaction_id"]
     stamp_updates += ["cleared_by_video_view_id", "updated_at"]
-    rows_upsert(
-        Stamp,
-        ["campaign_id", "member_id", "mission_id", *stamp_updates],
-        upserts,
-        conflict=["member_id", "mission_id"],
-        update=stamp_updates,
-    )
+    stamp_columns = ["campaign_id", "member_id", "mission_id", *stamp_updates]
+    for fresh in (True, False):
+        rows_upsert(
+            Stamp,
+            stamp_columns,
+            [row for row in upserts if ((row[1], row[2]) not in existing) == fresh],
+            conflict=["member_id", "mission_id"],
+            update=stamp_updates,
+            new=fresh,
+        )
     ledger_columns = ["campaign_id", "member_id", "mission_id", "reward", "unit", "generation", "kind", "points"]
     ledger_columns += ["point_type", "reason", "occurred_at", "created_at"]
     rows_upsert(
@@ -550,6 +568,7 @@ def _chunk_compute_and_write(
         ledger_columns,
         new_lines,
         conflict=["campaign_id", "member_id", "reward", "unit", "generation", "kind"],
+        new=True,  # each line continues the generations read above (lottery lines are other rewards)
     )
     card_updates = ["entered", "stamps_cleared", "points_limited", "points_basic", "lottery_eligible", "scored_at"]
     rows_upsert(
