@@ -255,13 +255,16 @@ def _completions_evaluate(*, member_ids: Sequence[str], rules: Sequence[Rule], o
         return
     # Only members with progress somewhere (or a completion stamp to update) can change.
     members_with_progress = {member_id for member_id, _mission in outcomes}
+    required_of = {
+        rule.mission_id: [by_code[c].mission_id for c in rule.requires if c in by_code] for rule in completions
+    }
     # Completion missions may require other completions: evaluate until nothing changes.
     for _ in range(len(completions) + 1):
         changed = False
         for member_id in members_with_progress:
             for rule in completions:
-                required = [by_code[c] for c in rule.requires if c in by_code]
-                done = [outcomes.get((member_id, r.mission_id)) for r in required]
+                required = required_of[rule.mission_id]
+                done = [outcomes.get((member_id, mission_id)) for mission_id in required]
                 done = [o for o in done if o is not None and o.cleared]
                 outcome = Outcome(progress=min(len(done), rule.target))
                 if required and len(done) == len(required):
