@@ -13,8 +13,10 @@ stored stamps and ledger, and writes only what changed, set-based (``rows_upsert
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -352,6 +354,22 @@ def rows_upsert(
             cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks}) {on_conflict}", adapted)
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a chunk builds its few hundred thousand small objects.
+
+    They are tuples, dicts and dataclasses without cycles, freed by reference counting when the
+    chunk ends; the collector's generation-0 passes over them cost a fifth of the Python time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def chunk_score(
     *,
     campaign: Campaign,
@@ -365,9 +383,25 @@ def chunk_score(
     if not member_ids:
         return result
     members = MemberFilter(ids=list(member_ids), as_range=as_range)
+    with _no_cyclic_gc():
+        _chunk_score(
+            campaign=campaign, rules=rules, member_ids=member_ids, members=members, result=result, dry_run=dry_run
+        )
+    return result
+
+
+def _chunk_score(
+    *,
+    campaign: Campaign,
+    rules: Sequence[Rule],
+    member_ids: Sequence[str],
+    members: MemberFilter,
+    result: ChunkResult,
+    dry_run: bool,
+) -> None:
     if dry_run:
         _chunk_compute_and_write(campaign=campaign, rules=rules, members=members, result=result, dry_run=True)
-        return result
+        return
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         # Serialise concurrent scorers of the same members: create the cards if missing, then lock
@@ -401,7 +435,6 @@ def chunk_score(
                     # Never inside a caller's transaction, whose records must be durable on commit.
                     cursor.execute("SET LOCAL synchronous_commit = off")
         _chunk_compute_and_write(campaign=campaign, rules=rules, members=members, result=result, dry_run=False)
-    return result
 
 
 def _chunk_compute_and_write(
