@@ -183,8 +183,12 @@ class StampCard(models.Model):
     has not entered sees what they would already have earned, R2).
     """
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stamp_cards")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="stamp_cards", db_column="member_id")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="stamp_cards", db_constraint=False, db_index=False
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="stamp_cards", db_column="member_id", db_constraint=False
+    )
     entered = models.BooleanField(_("entered"), default=False)
     stamps_cleared = models.PositiveSmallIntegerField(_("stamps cleared"), default=0)
     points_limited = models.IntegerField(_("limited points"), default=0)
@@ -208,18 +212,27 @@ class StampCard(models.Model):
 class Stamp(models.Model):
     """A member's progress on one mission (R4)."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stamps")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="stamps", db_column="member_id")
-    mission = models.ForeignKey(Mission, on_delete=models.CASCADE, related_name="stamps")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stamps", db_constraint=False)
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        related_name="stamps",
+        db_column="member_id",
+        db_constraint=False,
+        db_index=False,
+    )
+    mission = models.ForeignKey(
+        Mission, on_delete=models.CASCADE, related_name="stamps", db_constraint=False, db_index=False
+    )
     progress = models.PositiveIntegerField(_("progress"), default=0)
     target = models.PositiveIntegerField(_("target"), default=1)
     cleared = models.BooleanField(_("cleared"), default=False)
     cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
     cleared_by_transaction = models.ForeignKey(
-        "campaign.Transaction", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "campaign.Transaction", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
     )
     cleared_by_video_view = models.ForeignKey(
-        "campaign.VideoView", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "campaign.VideoView", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -272,9 +285,20 @@ class LedgerLine(models.Model):
     retries, re-imports or concurrent tasks do.
     """
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="ledger_lines")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="ledger_lines", db_column="member_id")
-    mission = models.ForeignKey(Mission, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_lines")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="ledger_lines", db_constraint=False, db_index=False
+    )
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.PROTECT,
+        related_name="ledger_lines",
+        db_column="member_id",
+        db_constraint=False,
+        db_index=False,
+    )
+    mission = models.ForeignKey(
+        Mission, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_lines", db_constraint=False
+    )
     reward = models.CharField(_("reward"), max_length=32)
     unit = models.PositiveSmallIntegerField(_("unit"), default=1)
     generation = models.PositiveSmallIntegerField(_("generation"), default=1)
@@ -284,7 +308,9 @@ class LedgerLine(models.Model):
     reason = models.CharField(_("reason"), max_length=200)
     occurred_at = models.DateTimeField(_("occurred at"), help_text=_("When the mission was cleared or withdrawn."))
     created_at = models.DateTimeField(_("written at"), auto_now_add=True)
-    export = models.ForeignKey(PointExport, on_delete=models.PROTECT, null=True, blank=True, related_name="lines")
+    export = models.ForeignKey(
+        PointExport, on_delete=models.PROTECT, null=True, blank=True, related_name="lines", db_index=False
+    )
 
     class Meta:
         verbose_name = _("ledger line")
