@@ -503,10 +503,12 @@ def _touched_score(*, campaign: Campaign, batch: ImportBatch, now: bool) -> None
         .distinct()
         .iterator(chunk_size=scoring.SCORE_CHUNK)
     )
+    # Scored here and now: the large chunks of a full re-score; queued: task-sized chunks.
+    size = scoring.full_chunk_size() if now else scoring.SCORE_CHUNK
     chunk: list[str] = []
     for member_id in ids:
         chunk.append(member_id)
-        if len(chunk) >= scoring.SCORE_CHUNK:
+        if len(chunk) >= size:
             _score(scoring, campaign, chunk, now)
             chunk = []
     if chunk:

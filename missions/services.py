@@ -50,10 +50,13 @@ def members_score(
     rules = rules_load(campaign=campaign, missions=missions)
     result = ScoreResult()
     if member_ids is None:
-        ids, as_range, size = _members_of_campaign(campaign), True, _full_chunk()
+        ids, as_range, size = _members_of_campaign(campaign), True, full_chunk_size()
     else:
         wanted = sorted({str(m) for m in member_ids})
-        ids, as_range, size = [], False, SCORE_CHUNK
+        # A few members (a push, an entry): small chunks; many (a file import scored at once):
+        # the large set-based chunks of a full re-score, whose fixed cost per chunk dominates.
+        ids, as_range = [], False
+        size = full_chunk_size() if len(wanted) > SCORE_CHUNK else SCORE_CHUNK
         for start in range(0, len(wanted), SCORE_CHUNK):
             part = wanted[start : start + SCORE_CHUNK]
             ids += sorted(Member.objects.filter(member_id__in=part).values_list("member_id", flat=True))
@@ -66,8 +69,8 @@ def members_score(
     return result
 
 
-def _full_chunk() -> int:
-    # PostgreSQL takes large set-based chunks well; SQLite keeps them modest.
+def full_chunk_size() -> int:
+    """Members per chunk of a large re-score: PostgreSQL takes big set-based chunks well; SQLite modest ones."""
     return 10000 if connection.vendor == "postgresql" else SCORE_CHUNK
 
 

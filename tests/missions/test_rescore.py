@@ -71,7 +71,7 @@ def test_rescore_in_parallel_processes_gives_the_serial_result(campaign, postgre
     from missions import services
     from missions.models import Stamp
 
-    monkeypatch.setattr(services, "_full_chunk", lambda: 2)  # several chunks per process
+    monkeypatch.setattr(services, "full_chunk_size", lambda: 2)  # several chunks per process
     for i in range(7):
         member = EntryFactory().member if i % 3 else MemberFactory()
         charge(member, "2026-03-03 08:00", 10000 * (i + 1))
