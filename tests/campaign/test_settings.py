@@ -109,6 +109,7 @@ def test_check_deploy_passes_with_production_values():
         "PORTAL_HTTPS": "1",
     }
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "PORTAL_NOW")}
+    base.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # a test harness setting, never a deployment's
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
