@@ -89,7 +89,7 @@
           sent = false;  /* the server thinks it is too soon: ask again a little later */
           setTimeout(finish, (r.data.retry_after + 0.5) * 1000);
         } else {
-          say(r.data.message || "Error", "error");
+          say(r.data.message || (document.documentElement.lang === "en" ? "The view could not be recorded. Please try again." : "視聴を記録できませんでした。もう一度お試しください。"), "error");
         }
       }).catch(function () { sent = false; });
     }
