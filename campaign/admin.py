@@ -53,6 +53,22 @@ class CappedCountPaginator(Paginator):
         return self.object_list.order_by().values("pk")[: self.CAP].count()
 
 
+class BigTableAdmin(admin.ModelAdmin):
+    """A list over millions of rows keyed by member: no full counts, no facets, exact member search."""
+
+    show_full_result_count = False
+    # Facet counts over millions of rows: never, even on request.
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
+
+    def get_search_results(self, request, queryset, search_term):
+        # An exact member id uses the index; a LIKE over millions of rows would not.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(member_id=term), False
+
+
 DASHBOARD_PERMISSION = "campaign.view_dashboard"
 RESCORE_PERMISSION = "missions.rescore_member"
 MEMBER_PAGE_TRANSACTIONS = 200  # the newest; the transaction list has them all
@@ -113,7 +129,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(BigTableAdmin):
     """Operations look a member up by member id and see what the member sees, plus the ledger."""
 
     list_display = ["member_id", "user", "created_at"]
@@ -121,18 +137,7 @@ class MemberAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     raw_id_fields = ["user"]
     readonly_fields = ["created_at"]
-    show_full_result_count = False
-    # Facet counts over millions of rows: never, even on request.
-    show_facets = admin.ShowFacets.NEVER
-    paginator = CappedCountPaginator
     change_form_template = "admin/campaign/member/change_form.html"
-
-    def get_search_results(self, request, queryset, search_term):
-        # Exact id match uses the primary key index (1 million members).
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        return queryset.filter(member_id=term), False
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
@@ -208,7 +213,7 @@ class EntryCreateForm(forms.Form):
 
 
 @admin.register(Entry)
-class EntryAdmin(admin.ModelAdmin):
+class EntryAdmin(BigTableAdmin):
     """Entries are made by the member (app, site); operations can enter a member on request, by the same rules."""
 
     list_display = ["member", "campaign", "entered_at", "source", "received_at"]
@@ -216,16 +221,6 @@ class EntryAdmin(admin.ModelAdmin):
     search_fields = ["member__member_id"]
     raw_id_fields = ["member"]
     list_select_related = ["campaign"]
-    show_full_result_count = False
-    # Facet counts over millions of rows: never, even on request.
-    show_facets = admin.ShowFacets.NEVER
-    paginator = CappedCountPaginator
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        return queryset.filter(member_id=term), False
 
     def get_readonly_fields(self, request, obj=None):
         # An entry is a fact the member created: it is shown, not edited.
@@ -327,7 +322,7 @@ class ImportBatchFilter(admin.SimpleListFilter):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(admin.ModelAdmin):
+class TransactionAdmin(BigTableAdmin):
     """Read-only: transactions are what the Wesmo! system recorded; nobody edits or deletes them here."""
 
     list_display = [
@@ -354,10 +349,6 @@ class TransactionAdmin(admin.ModelAdmin):
     search_help_text = _("Exact transaction ID, member ID or original transaction ID.")
     raw_id_fields = ["member", "import_batch"]
     # 30 million rows: never count them all.
-    show_full_result_count = False
-    # Facet counts over millions of rows: never, even on request.
-    show_facets = admin.ShowFacets.NEVER
-    paginator = CappedCountPaginator
     list_per_page = 100
     # Newest received first, along the primary key: sorting 30 million rows by time would not be.
     ordering = ["-id"]
@@ -382,22 +373,12 @@ class TransactionAdmin(admin.ModelAdmin):
 
 
 @admin.register(VideoView)
-class VideoViewAdmin(admin.ModelAdmin):
+class VideoViewAdmin(BigTableAdmin):
     list_display = ["member", "video", "watched_at", "source"]
     list_filter = ["video", "source"]
     search_fields = ["member__member_id"]
     raw_id_fields = ["member"]
     list_select_related = ["video"]
-    show_full_result_count = False
-    # Facet counts over millions of rows: never, even on request.
-    show_facets = admin.ShowFacets.NEVER
-    paginator = CappedCountPaginator
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        return queryset.filter(member_id=term), False
 
     def has_change_permission(self, request, obj=None):
         return False

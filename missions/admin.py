@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from campaign import clock
-from campaign.admin import CappedCountPaginator
+from campaign.admin import BigTableAdmin
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from missions.exporting import (
@@ -239,13 +239,8 @@ class VideoAdmin(admin.ModelAdmin):
     search_fields = ["code", "title_ja", "title_en"]
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
+class _ReadOnlyAdmin(BigTableAdmin):
     """Written by the scoring engine only: staff look, nobody edits."""
-
-    show_full_result_count = False
-    # Facet counts over millions of rows: never, even on request.
-    show_facets = admin.ShowFacets.NEVER
-    paginator = CappedCountPaginator
 
     def has_add_permission(self, request):
         return False
@@ -255,12 +250,6 @@ class _ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def get_search_results(self, request, queryset, search_term):
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        return queryset.filter(member_id=term), False
 
 
 class StampsClearedFilter(admin.SimpleListFilter):
