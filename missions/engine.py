@@ -30,6 +30,10 @@ from missions.rules import Rule
 
 LOTTERY_REWARD = "lottery"
 
+# On PostgreSQL, score and write each chunk inside the database (missions/engine_sql.py); the Python
+# diff below stays the reference, for SQLite, dry runs and the tests that compare the two paths.
+SQL_FAST_PATH = True
+
 
 @dataclass
 class MemberFilter:
@@ -129,21 +133,15 @@ def _qualifies_sql(rule: Rule) -> tuple[str, list]:
     return " AND ".join(conditions), params
 
 
-def _records_evaluate(
-    *, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter
-) -> dict[tuple[str, int], Outcome]:
-    """Every record-counting mission of a chunk of members in one statement and one sort.
+def records_query(
+    *, campaign: Campaign, counting: Sequence[Rule], members: MemberFilter, micros: bool = True
+) -> tuple[str, list]:
+    """The statement of ``_records_evaluate``: one row per member of the chunk with records that count.
 
-    Each record gets a 0/1 flag per mission (q_k); running sums over the member's records in
-    time order rank the qualifying records, so the record whose rank reaches the target is the
-    one that cleared the mission. For "different days" a record counts when the latest earlier
-    qualifying record is on an earlier JST day. Every window shares one ordering, so the
-    database sorts the chunk once, and the final GROUP BY returns one row per member.
+    Per rule k of ``counting``, in order: c{k} (qualifying records or days), i{k} and a{k} (the pk
+    and time of the record that reached the target), then u{k}_1 … u{k}_target for per-unit rewards.
+    Times are whole microseconds since the epoch (``micros``, cheap to load in Python) or timestamps.
     """
-    counting = [r for r in rules if r.counts_records]
-    outcomes: dict[tuple[str, int], Outcome] = {}
-    if not counting:
-        return outcomes
     tx = Transaction._meta.db_table
     merchant = Merchant._meta.db_table
     member_sql, member_params = members.sql("t.member_id")
@@ -188,7 +186,7 @@ def _records_evaluate(
             level2.append(f"sum(q{k}) OVER (w {running}) AS r{k}")
         final.append(f"sum({counted}) AS c{k}")
         final.append(f"min(CASE WHEN {counted} = 1 AND r{k} = {target} THEN id END) AS i{k}")
-        at = _micros_sql("occurred_at")
+        at = _micros_sql("occurred_at") if micros else "occurred_at"
         final.append(f"min(CASE WHEN {counted} = 1 AND r{k} = {target} THEN {at} END) AS a{k}")
         if rule.unit_points:
             for n in range(1, target + 1):
@@ -198,6 +196,25 @@ def _records_evaluate(
     if level3:
         query = f"SELECT g.*, {', '.join(level3)} FROM ({query}) g {window}"
     query = f"SELECT member_id, {', '.join(final)} FROM ({query}) h GROUP BY member_id"
+    return query, params
+
+
+def _records_evaluate(
+    *, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter
+) -> dict[tuple[str, int], Outcome]:
+    """Every record-counting mission of a chunk of members in one statement and one sort.
+
+    Each record gets a 0/1 flag per mission (q_k); running sums over the member's records in
+    time order rank the qualifying records, so the record whose rank reaches the target is the
+    one that cleared the mission. For "different days" a record counts when the latest earlier
+    qualifying record is on an earlier JST day. Every window shares one ordering, so the
+    database sorts the chunk once, and the final GROUP BY returns one row per member.
+    """
+    counting = [r for r in rules if r.counts_records]
+    outcomes: dict[tuple[str, int], Outcome] = {}
+    if not counting:
+        return outcomes
+    query, params = records_query(campaign=campaign, counting=counting, members=members)
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         rows = cursor.fetchall()
@@ -434,7 +451,12 @@ def _chunk_score(
                     # export reading the ledger) flushes this one first: no need to wait for the disk.
                     # Never inside a caller's transaction, whose records must be durable on commit.
                     cursor.execute("SET LOCAL synchronous_commit = off")
-        _chunk_compute_and_write(campaign=campaign, rules=rules, members=members, result=result, dry_run=False)
+        if connection.vendor == "postgresql" and SQL_FAST_PATH:
+            from missions.engine_sql import chunk_write_sql
+
+            chunk_write_sql(campaign=campaign, rules=rules, members=members, result=result)
+        else:
+            _chunk_compute_and_write(campaign=campaign, rules=rules, members=members, result=result, dry_run=False)
 
 
 def _chunk_compute_and_write(

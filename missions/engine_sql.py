@@ -1,0 +1,348 @@
+"""The scoring engine's PostgreSQL fast path: a chunk of members scored and written without leaving the database.
+
+``engine._chunk_compute_and_write`` fetches each member's outcomes into Python, compares them with
+the stored stamps and ledger there and writes the difference. On PostgreSQL this module does the
+same work as a handful of set-based statements over temporary tables, so no per-member object is
+ever built in Python:
+
+1. ``_out`` — (member, mission) → progress, cleared_at and the record that completed it, from the
+   engine's own record statement (``engine.records_query``, unpivoted), the video views ranked in
+   SQL, and the completion missions in dependency order; ``_unit`` holds per-unit reward times;
+2. stamps — one ``INSERT … ON CONFLICT DO UPDATE`` of the rows whose wanted state differs from the
+   stored one (withdrawn stamps go back to zero);
+3. ledger — the stored lines' latest generation per reward and unit, fully joined with the wanted
+   awards, gives reversal and award lines exactly as the Python diff does;
+4. cards — entered, stamps cleared, balances by point type and lottery eligibility for every member.
+
+The Python path stays the reference (SQLite, dry runs, the admin's preview of a rule change); the
+test suite runs every scoring test on both databases, and ``tests/missions/test_engine_sql.py``
+scores the same random months through both paths on PostgreSQL and compares every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection
+
+from campaign import clock
+from campaign.models import Campaign, Entry, VideoView
+from missions.engine import LOTTERY_REWARD, ChunkResult, MemberFilter, records_query
+from missions.models import LedgerKind, LedgerLine, MissionKind, Stamp, StampCard, Video
+from missions.rules import Rule
+
+
+def _values(rows: Sequence[tuple], types: Sequence[str]) -> tuple[str, list]:
+    """A ``VALUES`` list with typed placeholders, and its parameters."""
+    row_sql = "(" + ", ".join(f"%s::{t}" for t in types) + ")"
+    return ", ".join([row_sql] * len(rows)), [value for row in rows for value in row]
+
+
+def _completions_ordered(rules: Sequence[Rule]) -> list[Rule]:
+    """Completion rules so that one requiring another completion comes after it (cycles keep their order)."""
+    completions = [r for r in rules if r.kind == MissionKind.COMPLETION]
+    codes = {r.code for r in completions}
+    ordered: list[Rule] = []
+    placed: set[str] = set()
+    pending = list(completions)
+    while pending:
+        ready = [r for r in pending if not (set(r.requires) & codes) - placed - {r.code}]
+        if not ready:  # a cycle: such missions can never all be cleared; evaluate them as listed
+            ready = pending[:1]
+        for rule in ready:
+            ordered.append(rule)
+            placed.add(rule.code)
+            pending.remove(rule)
+    return ordered
+
+
+def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter, result: ChunkResult) -> None:
+    """Score the chunk ``members`` on PostgreSQL, inside the caller's transaction (cards already locked)."""
+    now = clock.now()
+    member_sql, member_params = members.sql("member_id")
+    with connection.cursor() as cursor:
+
+        def run(sql: str, params: Sequence = ()) -> None:
+            cursor.execute(sql, list(params))
+
+        def one(sql: str, params: Sequence = ()) -> tuple:
+            cursor.execute(sql, list(params))
+            return cursor.fetchone()
+
+        run(
+            "CREATE TEMP TABLE _out (member_id varchar(64) NOT NULL, mission_id bigint NOT NULL,"
+            " progress integer NOT NULL, cleared_at timestamptz, tx_pk bigint, vv_pk bigint) ON COMMIT DROP"
+        )
+        run(
+            "CREATE TEMP TABLE _unit (member_id varchar(64) NOT NULL, mission_id bigint NOT NULL,"
+            " unit integer NOT NULL, at timestamptz NOT NULL) ON COMMIT DROP"
+        )
+        _records_insert(run, campaign=campaign, rules=rules, members=members)
+        _videos_insert(run, campaign=campaign, rules=rules, members=members)
+        _completions_insert(run, rules=rules)
+        run("ANALYZE _out")
+
+        # The rules as a table: what the stamps and the ledger need of each mission.
+        rule_rows = [
+            (
+                r.mission_id,
+                r.code,
+                r.target,
+                r.reward_points,
+                r.unit_points or 0,
+                r.point_type,
+                r.counts_for_lottery,
+            )
+            for r in rules
+        ]
+        run(
+            "CREATE TEMP TABLE _rule (mission_id bigint PRIMARY KEY, code varchar(32) UNIQUE, target integer,"
+            " reward_points integer, unit_points integer, point_type varchar(16), lottery boolean) ON COMMIT DROP"
+        )
+        if rule_rows:
+            values, params = _values(rule_rows, ["bigint", "varchar", "int", "int", "int", "varchar", "boolean"])
+            run(f"INSERT INTO _rule VALUES {values}", params)
+        run(
+            f"CREATE TEMP TABLE _entered ON COMMIT DROP AS SELECT DISTINCT member_id FROM {Entry._meta.db_table} "
+            f"WHERE campaign_id = %s AND {member_sql}",
+            [campaign.pk, *member_params],
+        )
+        run("ALTER TABLE _entered ADD PRIMARY KEY (member_id)")
+        run(
+            "CREATE TEMP TABLE _changed (member_id varchar(64) NOT NULL) ON COMMIT DROP",
+        )
+
+        stamp = Stamp._meta.db_table
+        # Stamps: the wanted state of every (member, mission) with an outcome, or zero for a stored
+        # stamp with progress whose mission no longer has one; write only what differs.
+        (changed,) = one(
+            f"WITH wanted AS ("
+            f" SELECT o.member_id, o.mission_id, o.progress, r.target,"
+            f"  (e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL) AS cleared,"
+            f"  CASE WHEN e.member_id IS NOT NULL THEN o.cleared_at END AS cleared_at,"
+            f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.tx_pk END AS tx_pk,"
+            f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.vv_pk END AS vv_pk"
+            f" FROM _out o JOIN _rule r USING (mission_id) LEFT JOIN _entered e USING (member_id)"
+            f" UNION ALL"
+            f" SELECT s.member_id, s.mission_id, 0, coalesce(r.target, s.target), false, NULL, NULL, NULL"
+            f" FROM {stamp} s LEFT JOIN _rule r USING (mission_id)"
+            f" WHERE s.campaign_id = %s AND {members.sql('s.member_id')[0]} AND (s.progress > 0 OR s.cleared)"
+            f" AND NOT EXISTS (SELECT 1 FROM _out o WHERE o.member_id = s.member_id AND o.mission_id = s.mission_id)"
+            f"), written AS ("
+            f" INSERT INTO {stamp} (campaign_id, member_id, mission_id, progress, target, cleared, cleared_at,"
+            f"  cleared_by_transaction_id, cleared_by_video_view_id, updated_at)"
+            f" SELECT %s, w.member_id, w.mission_id, w.progress, w.target, w.cleared, w.cleared_at,"
+            f"  w.tx_pk, w.vv_pk, %s"
+            f" FROM wanted w LEFT JOIN {stamp} s ON s.member_id = w.member_id AND s.mission_id = w.mission_id"
+            f" WHERE (s.id IS NULL AND (w.progress > 0 OR w.cleared)) OR (s.id IS NOT NULL AND"
+            f"  (s.progress, s.target, s.cleared, s.cleared_at,"
+            f"   s.cleared_by_transaction_id, s.cleared_by_video_view_id)"
+            f"  IS DISTINCT FROM (w.progress, w.target, w.cleared, w.cleared_at, w.tx_pk, w.vv_pk))"
+            f" ORDER BY w.member_id, w.mission_id"
+            f" ON CONFLICT (member_id, mission_id) DO UPDATE SET progress = EXCLUDED.progress,"
+            f"  target = EXCLUDED.target, cleared = EXCLUDED.cleared, cleared_at = EXCLUDED.cleared_at,"
+            f"  cleared_by_transaction_id = EXCLUDED.cleared_by_transaction_id,"
+            f"  cleared_by_video_view_id = EXCLUDED.cleared_by_video_view_id, updated_at = EXCLUDED.updated_at"
+            f" RETURNING member_id"
+            f"), noted AS (INSERT INTO _changed SELECT DISTINCT member_id FROM written RETURNING 1)"
+            f" SELECT count(*) FROM written",
+            [campaign.pk, *members.sql("s.member_id")[1], campaign.pk, now],
+        )
+        result.stamps_changed += changed
+
+        # Ledger: per (member, reward, unit), the latest award generation and whether it was reversed,
+        # against what an entered member should hold now. A changed or withdrawn reward reverses the
+        # active line; a wanted reward not active is awarded as the next generation.
+        ledger = LedgerLine._meta.db_table
+        award, reversal = str(LedgerKind.AWARD), str(LedgerKind.REVERSAL)
+        awards, reversals, delta = one(
+            f"WITH lines AS ("
+            f" SELECT member_id, reward, unit, generation, kind, points,"
+            f"  max(generation) FILTER (WHERE kind = %s) OVER (PARTITION BY member_id, reward, unit) AS latest"
+            f" FROM {ledger} WHERE campaign_id = %s AND {member_sql} AND reward <> %s"
+            f"), state AS ("
+            f" SELECT member_id, reward, unit, coalesce(max(latest), 0) AS generation,"
+            f"  coalesce(sum(points) FILTER (WHERE generation = latest AND kind = %s), 0) AS held,"
+            f"  bool_or(generation = latest AND kind = %s) AS reversed"
+            f" FROM lines GROUP BY member_id, reward, unit"
+            f"), desired AS ("
+            f" SELECT o.member_id, r.code AS reward, 1 AS unit, r.reward_points AS points, o.cleared_at AS at"
+            f" FROM _out o JOIN _rule r USING (mission_id) JOIN _entered USING (member_id)"
+            f" WHERE r.unit_points = 0 AND o.cleared_at IS NOT NULL"
+            f" UNION ALL"
+            f" SELECT u.member_id, r.code, u.unit, r.unit_points, u.at"
+            f" FROM _unit u JOIN _rule r USING (mission_id) JOIN _entered USING (member_id) WHERE r.unit_points > 0"
+            f"), diff AS ("
+            f" SELECT coalesce(s.member_id, d.member_id) AS member_id, coalesce(s.reward, d.reward) AS reward,"
+            f"  coalesce(s.unit, d.unit) AS unit, coalesce(s.generation, 0) AS generation,"
+            f"  (coalesce(s.generation, 0) > 0 AND NOT coalesce(s.reversed, false)) AS active,"
+            f"  coalesce(s.held, 0) AS held, d.points AS want, d.at"
+            f" FROM state s FULL JOIN desired d"
+            f"  ON d.member_id = s.member_id AND d.reward = s.reward AND d.unit = s.unit"
+            f"), new_lines AS ("
+            f" SELECT diff.member_id, r.mission_id, diff.reward, diff.unit, diff.generation, %s AS kind,"
+            f"  -diff.held AS points,"
+            f"  coalesce(r.point_type, 'limited') AS point_type,"
+            f"  left(diff.reward || CASE WHEN diff.want IS NULL THEN ' withdrawn: no longer met'"
+            f"   ELSE ' reward changed' END, 200) AS reason, %s::timestamptz AS occurred_at"
+            f" FROM diff LEFT JOIN _rule r ON r.code = diff.reward"
+            f" WHERE diff.active AND (diff.want IS NULL OR diff.want <> diff.held)"
+            f" UNION ALL"
+            f" SELECT diff.member_id, r.mission_id, diff.reward, diff.unit, diff.generation + 1, %s, diff.want,"
+            f"  r.point_type, left(diff.reward || CASE WHEN r.unit_points > 0 THEN ' unit ' || diff.unit"
+            f"   ELSE ' cleared' END, 200), diff.at"
+            f" FROM diff JOIN _rule r ON r.code = diff.reward"
+            f" WHERE diff.want > 0 AND (NOT diff.active OR diff.want <> diff.held)"
+            f"), written AS ("
+            f" INSERT INTO {ledger} (campaign_id, member_id, mission_id, reward, unit, generation, kind, points,"
+            f"  point_type, reason, occurred_at, created_at)"
+            f" SELECT %s, member_id, mission_id, reward, unit, generation, kind, points, point_type, reason,"
+            f"  occurred_at, %s FROM new_lines ORDER BY member_id, reward, unit, generation, kind"
+            f" RETURNING member_id, kind, points"
+            f"), noted AS (INSERT INTO _changed SELECT DISTINCT member_id FROM written RETURNING 1)"
+            f" SELECT count(*) FILTER (WHERE kind = %s), count(*) FILTER (WHERE kind = %s), coalesce(sum(points), 0)"
+            f" FROM written",
+            [
+                award,
+                campaign.pk,
+                *member_params,
+                LOTTERY_REWARD,
+                award,
+                reversal,
+                reversal,
+                now,
+                award,
+                campaign.pk,
+                now,
+                award,
+                reversal,
+            ],
+        )
+        result.awards += awards
+        result.reversals += reversals
+        result.points_delta += int(delta)
+        (members_changed,) = one("SELECT count(DISTINCT member_id) FROM _changed")
+        result.members_changed += members_changed
+
+        # Cards: the summary of the above for every member of the chunk.
+        lottery_needed = sum(1 for r in rules if r.counts_for_lottery)
+        card = StampCard._meta.db_table
+        run(
+            f"INSERT INTO {card} (campaign_id, member_id, entered, stamps_cleared, points_limited, points_basic,"
+            f" lottery_eligible, scored_at)"
+            f" SELECT %s, m.member_id, e.member_id IS NOT NULL, coalesce(c.cleared, 0), coalesce(b.limited, 0),"
+            f"  coalesce(b.basic, 0), e.member_id IS NOT NULL AND %s > 0 AND coalesce(c.lottery, 0) = %s, %s"
+            f" FROM unnest(%s::varchar[]) AS m(member_id)"
+            f" LEFT JOIN _entered e USING (member_id)"
+            f" LEFT JOIN (SELECT o.member_id, count(*) AS cleared, count(*) FILTER (WHERE r.lottery) AS lottery"
+            f"  FROM _out o JOIN _rule r USING (mission_id) JOIN _entered USING (member_id)"
+            f"  WHERE o.cleared_at IS NOT NULL GROUP BY o.member_id) c USING (member_id)"
+            f" LEFT JOIN (SELECT member_id, sum(points) FILTER (WHERE point_type = 'limited') AS limited,"
+            f"  sum(points) FILTER (WHERE point_type = 'basic') AS basic"
+            f"  FROM {ledger} WHERE campaign_id = %s AND {member_sql} GROUP BY member_id) b USING (member_id)"
+            f" ORDER BY m.member_id"
+            f" ON CONFLICT (campaign_id, member_id) DO UPDATE SET entered = EXCLUDED.entered,"
+            f"  stamps_cleared = EXCLUDED.stamps_cleared, points_limited = EXCLUDED.points_limited,"
+            f"  points_basic = EXCLUDED.points_basic, lottery_eligible = EXCLUDED.lottery_eligible,"
+            f"  scored_at = EXCLUDED.scored_at",
+            [
+                campaign.pk,
+                lottery_needed,
+                lottery_needed,
+                now,
+                list(members.ids),
+                campaign.pk,
+                *member_params,
+            ],
+        )
+        for table in ("_out", "_unit", "_rule", "_entered", "_changed"):
+            run(f"DROP TABLE {table}")
+
+
+def _records_insert(run, *, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter) -> None:
+    """The engine's record statement, one row per member, unpivoted into ``_out`` (and ``_unit``)."""
+    counting = [r for r in rules if r.counts_records]
+    if not counting:
+        return
+    query, params = records_query(campaign=campaign, counting=counting, members=members, micros=False)
+    outcome_rows = ", ".join(f"({r.mission_id}, {int(r.target)}, c{k}, i{k}, a{k})" for k, r in enumerate(counting))
+    unpivot = (
+        f"INSERT INTO _out (member_id, mission_id, progress, cleared_at, tx_pk) "
+        f"SELECT e.member_id, v.mission_id, least(v.c, v.target), CASE WHEN v.pk IS NOT NULL THEN v.at END, v.pk "
+        f"FROM evaluated e CROSS JOIN LATERAL (VALUES {outcome_rows}) AS v(mission_id, target, c, pk, at) "
+        f"WHERE v.c > 0"
+    )
+    unit_rows = [
+        f"({r.mission_id}, {n}, u{k}_{n})"
+        for k, r in enumerate(counting)
+        if r.unit_points
+        for n in range(1, int(r.target) + 1)
+    ]
+    if not unit_rows:
+        run(f"WITH evaluated AS ({query}) {unpivot}", params)
+        return
+    run(
+        f"WITH evaluated AS MATERIALIZED ({query}), outcomes AS ({unpivot} RETURNING 1) "
+        f"INSERT INTO _unit (member_id, mission_id, unit, at) "
+        f"SELECT e.member_id, v.mission_id, v.unit, v.at "
+        f"FROM evaluated e CROSS JOIN LATERAL (VALUES {', '.join(unit_rows)}) AS v(mission_id, unit, at) "
+        f"WHERE v.at IS NOT NULL",
+        params,
+    )
+
+
+def _videos_insert(run, *, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter) -> None:
+    """Video missions: the member's views in time order; the target-th view clears, each early view is a unit."""
+    video_rules = [r for r in rules if r.kind == MissionKind.VIDEO]
+    if not video_rules:
+        return
+    member_sql, member_params = members.sql("vv.member_id")
+    ranked = (
+        f'SELECT vv.id, vv.member_id, vv.watched_at, v."order" AS video_order, row_number() OVER ('
+        f'PARTITION BY vv.member_id ORDER BY vv.watched_at, v."order", vv.id) AS n '
+        f"FROM {VideoView._meta.db_table} vv LEFT JOIN {Video._meta.db_table} v ON v.id = vv.video_id "
+        f"WHERE vv.campaign_id = %s AND {member_sql}"
+    )
+    for rule in video_rules:
+        target = int(rule.target)
+        run(
+            f"INSERT INTO _out (member_id, mission_id, progress, cleared_at, vv_pk) "
+            f"SELECT member_id, %s, least(count(*), {target}), max(watched_at) FILTER (WHERE n = {target}), "
+            f"max(id) FILTER (WHERE n = {target}) FROM ({ranked}) x GROUP BY member_id",
+            [rule.mission_id, campaign.pk, *member_params],
+        )
+        if rule.unit_points:
+            # A unit is the video's order (or the view's rank without one); a later view of the same
+            # unit replaces an earlier one, as the Python path's dictionary does.
+            run(
+                f"INSERT INTO _unit (member_id, mission_id, unit, at) "
+                f"SELECT DISTINCT ON (member_id, unit) member_id, %s, unit, watched_at FROM ("
+                f"SELECT member_id, watched_at, n, coalesce(nullif(video_order, 0), n) AS unit "
+                f"FROM ({ranked}) x WHERE n <= {target}) y ORDER BY member_id, unit, n DESC",
+                [rule.mission_id, campaign.pk, *member_params],
+            )
+
+
+def _completions_insert(run, *, rules: Sequence[Rule]) -> None:
+    """Completion missions from the outcomes already in ``_out``, in dependency order."""
+    by_code = {r.code: r for r in rules}
+    for rule in _completions_ordered(rules):
+        required = [by_code[c].mission_id for c in rule.requires if c in by_code]
+        if not required:
+            continue
+        values = ", ".join(f"({mission_id}, {position})" for position, mission_id in enumerate(required))
+        everything = len(required)
+
+        def last(column: str) -> str:  # of the required mission cleared last (the first listed on a tie)
+            return f"(array_agg(o.{column} ORDER BY o.cleared_at DESC, q.position))[1]"
+
+        run(
+            f"INSERT INTO _out (member_id, mission_id, progress, cleared_at, tx_pk, vv_pk) "
+            f"SELECT o.member_id, %s, least(count(*), {int(rule.target)}), "
+            f"CASE WHEN count(*) = {everything} THEN max(o.cleared_at) END, "
+            f"CASE WHEN count(*) = {everything} THEN {last('tx_pk')} END, "
+            f"CASE WHEN count(*) = {everything} THEN {last('vv_pk')} END "
+            f"FROM _out o JOIN (VALUES {values}) AS q(mission_id, position) USING (mission_id) "
+            f"WHERE o.cleared_at IS NOT NULL GROUP BY o.member_id",
+            [rule.mission_id],
+        )
