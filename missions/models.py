@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -186,8 +187,13 @@ class StampCard(models.Model):
     campaign = models.ForeignKey(
         Campaign, on_delete=models.CASCADE, related_name="stamp_cards", db_constraint=False, db_index=False
     )
-    member = models.ForeignKey(
-        Member, on_delete=models.CASCADE, related_name="stamp_cards", db_column="member_id", db_constraint=False
+    member = models.ForeignKey(  # found through stamp_card_unique (campaign, member)
+        Member,
+        on_delete=models.CASCADE,
+        related_name="stamp_cards",
+        db_column="member_id",
+        db_constraint=False,
+        db_index=False,
     )
     entered = models.BooleanField(_("entered"), default=False)
     stamps_cleared = models.PositiveSmallIntegerField(_("stamps cleared"), default=0)
@@ -212,7 +218,9 @@ class StampCard(models.Model):
 class Stamp(models.Model):
     """A member's progress on one mission (R4)."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stamps", db_constraint=False)
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="stamps", db_constraint=False, db_index=False
+    )
     member = models.ForeignKey(
         Member,
         on_delete=models.CASCADE,
@@ -228,11 +236,25 @@ class Stamp(models.Model):
     target = models.PositiveIntegerField(_("target"), default=1)
     cleared = models.BooleanField(_("cleared"), default=False)
     cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+    # Not indexed: every index is written for each of the millions of stamps a re-score touches, and
+    # only deleting a record (rare, staff only) looks stamps up by the record that cleared them.
     cleared_by_transaction = models.ForeignKey(
-        "campaign.Transaction", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+        "campaign.Transaction",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     cleared_by_video_view = models.ForeignKey(
-        "campaign.VideoView", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+        "campaign.VideoView",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -297,7 +319,13 @@ class LedgerLine(models.Model):
         db_index=False,
     )
     mission = models.ForeignKey(
-        Mission, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_lines", db_constraint=False
+        Mission,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_lines",
+        db_constraint=False,
+        db_index=False,
     )
     reward = models.CharField(_("reward"), max_length=32)
     unit = models.PositiveSmallIntegerField(_("unit"), default=1)
@@ -320,10 +348,9 @@ class LedgerLine(models.Model):
                 fields=["campaign", "member", "reward", "unit", "generation", "kind"], name="ledger_line_once"
             ),
         ]
-        indexes = [
-            models.Index(fields=["member", "campaign"], name="ledger_member"),
-            models.Index(fields=["export"], name="ledger_export"),
-        ]
+        # A member's lines are found through ledger_line_once (campaign, member, …).
+        # Exported lines by export; lines not exported yet (most, while scoring writes) are not indexed.
+        indexes = [models.Index(fields=["export"], name="ledger_export", condition=Q(export__isnull=False))]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.reward} {self.points:+d}"

@@ -71,7 +71,7 @@ def members_score(
 
 def full_chunk_size() -> int:
     """Members per chunk of a large re-score: PostgreSQL takes big set-based chunks well; SQLite modest ones."""
-    return 10000 if connection.vendor == "postgresql" else SCORE_CHUNK
+    return 50000 if connection.vendor == "postgresql" else SCORE_CHUNK
 
 
 def _members_of_campaign(campaign: Campaign) -> list[str]:
