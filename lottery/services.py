@@ -126,9 +126,15 @@ def member_lottery_status(*, campaign: Campaign, member_id: str, eligible: bool)
         .values_list("status", "outcome")
         .first()
     )
-    if row is None or row[0] == DrawStatus.COMMITTED:
+    return lottery_status_of(draw_status=row[0] if row else None, outcome=row[1] if row else None)
+
+
+def lottery_status_of(*, draw_status: str | None, outcome: str | None) -> str:
+    """The status of :func:`member_lottery_status` from the campaign's draw status (None: no draw
+    yet) and the member's outcome on its frozen list (None: not on it), for callers that read both
+    in a query of their own."""
+    if draw_status is None or draw_status == DrawStatus.COMMITTED:
         return "not_drawn"
-    outcome = row[1]
     if outcome is None:
         return "not_eligible"
     return "won" if outcome in WINNING_OUTCOMES else "lost"
