@@ -121,10 +121,13 @@ def postgres_only(db):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_mission_structure():
-    """Each test starts without a cached copy of another test's courses and missions."""
+def _fresh_kept_copies():
+    """Each test starts without a kept copy of another test's campaign, courses and missions."""
+    from campaign.models import current_forget
     from missions.progress import structure_forget
 
     structure_forget()
+    current_forget()
     yield
     structure_forget()
+    current_forget()

@@ -1,7 +1,15 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
 
 class CampaignConfig(AppConfig):
     name = "campaign"
     verbose_name = _("Campaign")
+
+    def ready(self) -> None:
+        # Not a rule: only forgets this process's kept copy of the current campaign.
+        from campaign.models import Campaign, current_forget
+
+        post_save.connect(current_forget, sender=Campaign, dispatch_uid="campaign_current_forget_save")
+        post_delete.connect(current_forget, sender=Campaign, dispatch_uid="campaign_current_forget_delete")

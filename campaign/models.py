@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
 from datetime import datetime
 
 from django.conf import settings
@@ -23,6 +26,22 @@ class PointType(models.TextChoices):
     BASIC = "basic", _("Basic points (基本)")
 
 
+# The current campaign is read by every stamp card and progress API call but edited a few times
+# a campaign: current_kept() keeps it per process for CURRENT_KEPT_SECONDS, as missions.progress
+# keeps the courses and missions. A save or delete in this process forgets it at once
+# (campaign.apps connects current_forget to the signals); other processes see an edit within
+# the TTL. Each caller gets its own copy, so nothing one request caches on it reaches another.
+CURRENT_KEPT_SECONDS = 30.0
+_current_lock = threading.Lock()
+_current_kept: tuple[float, Campaign] | None = None
+
+
+def current_forget(*args, **kwargs) -> None:
+    global _current_kept
+    with _current_lock:
+        _current_kept = None
+
+
 class CampaignQuerySet(models.QuerySet):
     def current(self) -> Campaign:
         """The campaign the portal runs: the active one that started last."""
@@ -30,6 +49,17 @@ class CampaignQuerySet(models.QuerySet):
         if campaign is None:
             raise Campaign.DoesNotExist("No active campaign: run `manage.py load_campaign`.")
         return campaign
+
+    def current_kept(self) -> Campaign:
+        """:meth:`current`, kept per process for up to CURRENT_KEPT_SECONDS (for the hot read paths)."""
+        global _current_kept
+        now = time.monotonic()
+        kept = _current_kept
+        if kept is None or now - kept[0] >= CURRENT_KEPT_SECONDS:
+            kept = (now, self.current())
+            with _current_lock:
+                _current_kept = kept
+        return copy.copy(kept[1])
 
 
 class Campaign(models.Model):

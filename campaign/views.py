@@ -51,7 +51,7 @@ STAMP_CARD_CACHE_SECONDS = 60
 
 def _current_campaign() -> Campaign:
     try:
-        return Campaign.objects.current()
+        return Campaign.objects.current_kept()
     except Campaign.DoesNotExist:
         raise Http404("No active campaign.") from None
 

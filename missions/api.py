@@ -103,7 +103,7 @@ class TransactionsPagination(PageNumberPagination):
 
 def _campaign() -> Campaign:
     try:
-        return Campaign.objects.current()
+        return Campaign.objects.current_kept()
     except Campaign.DoesNotExist:
         raise Http404("No campaign is running.") from None
 

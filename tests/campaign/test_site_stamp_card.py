@@ -171,10 +171,11 @@ def test_the_page_makes_the_same_number_of_queries_whatever_the_history(client, 
 
 
 # session, user, campaign, member, card state with its transactions' fingerprint, missions (6, the
-# page's own) + the scoring engine's progress document and explained transactions (8 each, constant too).
-PAGE_QUERIES = 22
-# Unchanged card: session, user, campaign, member, card state with its transactions' fingerprint.
-PAGE_QUERIES_UNCHANGED = 5
+# page's own) + the courses and missions a process keeps (3), the progress document (3) and the
+# explained transactions (8).
+PAGE_QUERIES = 20
+# Unchanged card: session, user, member, card state with its transactions' fingerprint.
+PAGE_QUERIES_UNCHANGED = 4
 
 
 def test_the_page_query_count_is_bounded(client, entered, django_assert_max_num_queries, django_assert_num_queries):
