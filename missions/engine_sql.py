@@ -117,6 +117,9 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
             [campaign.pk, *member_params],
         )
         run("ALTER TABLE _entered ADD PRIMARY KEY (member_id)")
+        # Statistics for the temporary tables, or the planner guesses their sizes (and picks nested
+        # loops over hundreds of thousands of rows).
+        run("ANALYZE _entered, _rule, _unit")
         run(
             "CREATE TEMP TABLE _changed (member_id varchar(64) NOT NULL) ON COMMIT DROP",
         )

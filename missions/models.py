@@ -261,8 +261,9 @@ class Stamp(models.Model):
     class Meta:
         verbose_name = _("stamp")
         verbose_name_plural = _("stamps")
+        # One index only: a re-score writes a million stamps and each index costs a write per stamp.
+        # The dashboard's per-mission counts read them all anyway (and are cached).
         constraints = [models.UniqueConstraint(fields=["member", "mission"], name="stamp_one_per_mission")]
-        indexes = [models.Index(fields=["mission", "cleared"], name="stamp_mission_cleared")]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.mission_id} {self.progress}/{self.target}"

@@ -3,7 +3,8 @@
 import django.db.models.deletion
 """Fewer indexes on the scoring tables: each is written for every stamp, ledger line and card a re-score writes.
 
-Gone: stamp ``campaign_id`` (one campaign; a member's stamps are found through ``stamp_one_per_mission``),
+Gone: stamp ``stamp_mission_cleared`` (the dashboard's per-mission counts read every stamp anyway),
+stamp ``campaign_id`` (one campaign; a member's stamps are found through ``stamp_one_per_mission``),
 stamp ``cleared_by_transaction_id`` / ``cleared_by_video_view_id`` (only deleting a record, rare and
 staff-only, looks stamps up by them), ledger ``mission_id`` and ``ledger_member`` (a member's lines
 are found through ``ledger_line_once``, which starts with campaign and member), stamp card
@@ -25,6 +26,10 @@ class Migration(migrations.Migration):
         migrations.RemoveIndex(
             model_name='ledgerline',
             name='ledger_member',
+        ),
+        migrations.RemoveIndex(
+            model_name='stamp',
+            name='stamp_mission_cleared',
         ),
         migrations.RemoveIndex(
             model_name='ledgerline',

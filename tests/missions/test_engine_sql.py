@@ -199,3 +199,46 @@ def test_sql_path_counts_what_it_changed_as_the_python_path_does(in_campaign):
     first, second = results["B"]
     assert first.awards > 5 and first.points_delta > 0 and first.members_changed == 1
     assert (second.awards, second.reversals, second.points_delta) == (1, 1, 100)
+
+
+def test_a_full_rescore_chunk_refused_by_a_collision_is_scored_again_with_every_card_locked(in_campaign, monkeypatch):
+    """A full re-score writes new members' cards at the end; a collision with another scorer is retried."""
+    from missions import engine_sql
+
+    campaign = in_campaign
+    month = {
+        "records": [
+            {
+                "tid": "t1",
+                "type": "charge",
+                "amount": 1000,
+                "points": 0,
+                "merchant": "",
+                "original": "",
+                "at": campaign.starts_at,
+            }
+        ],
+        "videos": [],
+        "entered": True,
+    }
+    _store(campaign, "N0", month)
+    calls = []
+    real = engine_sql.chunk_write_sql
+
+    def colliding_once(**kwargs):
+        calls.append(StampCard.objects.filter(member_id="N0").exists())
+        if len(calls) == 1:  # what the unique constraints do when another scorer wrote N0 first
+            from django.db import IntegrityError
+
+            real(**kwargs)
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return real(**kwargs)
+
+    monkeypatch.setattr(engine_sql, "chunk_write_sql", colliding_once)
+    result = members_score(campaign=campaign)
+    # First attempt: no card created up front; the retry created and locked it before scoring.
+    assert calls == [False, True]
+    # The refused attempt's writes were rolled back: one award, counted once.
+    assert result.awards == 1
+    assert list(LedgerLine.objects.filter(member_id="N0").values_list("reward", "points")) == [("casual-1", 200)]
+    assert StampCard.objects.get(member_id="N0").points_limited == 200
