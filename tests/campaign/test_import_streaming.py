@@ -87,3 +87,47 @@ def test_on_postgresql_the_staging_table_is_gone_after_the_import(tmp_path, in_c
         cursor.execute("SELECT count(*) FROM pg_class WHERE relname IN ('import_stage', 'import_first')")
         assert cursor.fetchone()[0] == 0
     assert Transaction.objects.get().source == "file"
+
+
+def test_the_first_occurrence_wins_and_repeats_and_stored_ids_are_judged(tmp_path, in_campaign):
+    """The merge's shortcut (every row new) and its row-by-row judgement give the same answers."""
+    import_batch_run(
+        batch=import_batch_create(
+            campaign=in_campaign, path=_file(tmp_path, ["S1,M1,payment,700,,S1,2026-03-06 07:30:00,,"])
+        ),
+        path=tmp_path / "tx.csv",
+        scoring="none",
+    )
+    rows = [
+        "Z9,M2,payment,500,,S1,2026-03-06 07:30:00,,",  # line 2: first of Z9, kept
+        "A1,M3,charge,1000,,,2026-03-06 08:00:00,,card",
+        "Z9,M2,payment,600,,S1,2026-03-06 07:30:00,,",  # line 4: same id, other content: a conflict
+        "Z9,M2,payment,500,,S1,2026-03-06T07:30:00+09:00,,",  # line 5: same content: a duplicate
+        "S1,M1,payment,700,,S1,2026-03-06 07:30:00,,",  # line 6: already stored, same: a duplicate
+        "S1,M1,payment,701,,S1,2026-03-06 07:30:00,,",  # line 7: already stored, other: a conflict
+    ]
+    path = tmp_path / "second" / "tx.csv"
+    path.parent.mkdir()
+    path = _file(path.parent, rows)
+    batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
+    assert (batch.accepted, batch.duplicates, batch.rejected) == (2, 2, 2)
+    assert Transaction.objects.get(transaction_id="Z9").amount == 500
+    assert Transaction.objects.get(transaction_id="S1").amount == 700
+    lines = list(ImportRejection.objects.filter(batch=batch).order_by("line").values_list("line", flat=True))
+    assert lines == [4, 7]
+
+
+def test_the_command_reports_its_phases_at_verbosity_2(tmp_path, in_campaign):
+    import io
+
+    from django.core.management import call_command
+
+    path = _file(tmp_path, ["T1,M1,payment,500,,S1,2026-03-06 07:30:00,,"])
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_transactions", str(path), "--no-score", stdout=out, stderr=err, verbosity=2)
+    assert out.getvalue().strip().splitlines()[-1] == "rows=1 accepted=1 duplicates=0 rejected=0"
+    phases = next(line for line in err.getvalue().splitlines() if line.startswith("phases: "))
+    assert "store=" in phases
+    quiet = io.StringIO()
+    call_command("import_transactions", str(path), "--no-score", stdout=io.StringIO(), stderr=quiet)
+    assert "phases" not in quiet.getvalue()
