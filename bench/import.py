@@ -6,7 +6,8 @@ Writes a realistic N-row CSV under /tmp, then measures in one run, each in its o
 process so that the peak memory figures are separate:
 
 (a) a raw COPY of the same file into an unindexed table: the physical reference;
-(b) ``manage.py import_transactions`` end to end (checks, COPY staging, merge, scoring);
+(b) ``manage.py import_transactions`` end to end (checks, COPY staging, merge, scoring), with the
+    phases the command reports at verbosity 2 (read_check, merge, store = both, score);
 (c) django-import-export's plain ModelResource importing a 20,000-row sample of the rows.
 
 It prints rows/s for each, the ratios and the peak memory; its last line is
@@ -135,13 +136,15 @@ def timed_score(**kwargs):
         scoring[0] += time.perf_counter() - started
 
 services.members_score = timed_score  # only to report how the time splits; the work is unchanged
-buffer = io.StringIO()
+buffer, errors = io.StringIO(), io.StringIO()
 t0 = time.perf_counter()
-call_command("import_transactions", PATH, stdout=buffer)
+call_command("import_transactions", PATH, stdout=buffer, stderr=errors, verbosity=2)
+phases = [line for line in errors.getvalue().splitlines() if line.startswith("phases: ")]
 out = {
     "import_seconds": time.perf_counter() - t0,
     "scoring_seconds": scoring[0],
     "summary": buffer.getvalue().strip().splitlines()[-1],
+    "phases": phases[-1][len("phases: "):] if phases else "",
 }
 """
 
@@ -235,6 +238,8 @@ def main() -> None:
         f"{storing / copy['copy_seconds']:.1f}x COPY) and scoring the members touched "
         f"{imported['scoring_seconds']:.2f} s"
     )
+    if imported["phases"]:  # the import's own timings (read_check = reading, checking and COPY staging)
+        print(f"    phases reported by the import: {imported['phases']}")
 
     die = run_measured(f"DSN = {dsn!r}\nPATH = {str(sample)!r}\n" + DIE_CODE, env)
     die_rows_s = die["rows"] / die["die_seconds"]

@@ -38,6 +38,9 @@ class Command(BaseCommand):
             raise CommandError(f"{path}: refused: {batch.message}")
         for warning in batch.warnings:
             self.stderr.write(f"warning: {warning}")
+        if options["verbosity"] >= 2 and getattr(batch, "phases", None):
+            # Where the time went (bench/import.py reads this line): stderr keeps the summary last on stdout.
+            self.stderr.write("phases: " + " ".join(f"{name}={seconds:.2f}s" for name, seconds in batch.phases.items()))
         for line, transaction_id, reason in (
             ImportRejection.objects.filter(batch=batch).order_by("line").values_list("line", "transaction_id", "reason")
         ).iterator(chunk_size=2000):
