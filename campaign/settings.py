@@ -199,7 +199,7 @@ SPECTACULAR_SETTINGS = {
 # Caches: Redis when PORTAL_CACHE_URL names one (shared by all web processes), else local memory.
 _cache_url = env_url("PORTAL_CACHE_URL", ("redis", "rediss"))
 if _cache_url:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _cache_url}}
+    CACHES = {"default": {"BACKEND": "campaign.cache.KeptClientRedisCache", "LOCATION": _cache_url}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
