@@ -378,7 +378,10 @@ def _lean_records_query(
             reached = f"q{k}"
         final.append(f"min((rn << {_ID_BITS}) + id) FILTER (WHERE {reached}) & {(1 << _ID_BITS) - 1} AS i{k}")
         final.append(f"min(occurred_at) FILTER (WHERE {reached}) AS a{k}")
-    window = 'WINDOW w AS (PARTITION BY member_id COLLATE "C" ORDER BY occurred_at, transaction_id)'
+    # ROWS, not the default RANGE frame: the order is unique, so no peer rows to look for.
+    window = (
+        'WINDOW w AS (PARTITION BY member_id COLLATE "C" ORDER BY occurred_at, transaction_id ROWS UNBOUNDED PRECEDING)'
+    )
     ranked = (
         f"SELECT f.*, row_number() OVER w AS rn{''.join(', ' + r for r in running)} "
         f"FROM (SELECT b.*, {', '.join(flags)} FROM ({base}) b) f {window}"
