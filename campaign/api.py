@@ -15,7 +15,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView, exception_handler
 
 from campaign.auth import IsSystemClient
@@ -23,6 +23,7 @@ from campaign.env import JST
 from campaign.ingest import API_MAX_RECORDS, transactions_ingest
 from campaign.models import Campaign, RecordSource
 from campaign.services import Refused, entry_create, video_view_record
+from campaign.throttling import WindowScopedRateThrottle
 
 
 class PayloadTooLarge(APIException):
@@ -42,7 +43,7 @@ class SystemApiView(APIView):
     """For the Wesmo! system: token clients of the system-clients group, throttled on the `system` rate."""
 
     permission_classes = [IsSystemClient]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [WindowScopedRateThrottle]
     throttle_scope = "system"
 
     def initial(self, request, *args, **kwargs):

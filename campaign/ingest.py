@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -518,23 +519,22 @@ def _touched_score(*, campaign: Campaign, batch: ImportBatch, now: bool, accepte
         .distinct()
         .iterator(chunk_size=scoring.SCORE_CHUNK)
     )
-    # Scored here and now: the large chunks of a full re-score; queued: task-sized chunks.
-    size = scoring.full_chunk_size() if now else scoring.SCORE_CHUNK
-    chunk: list[str] = []
+    if now:
+        # Scored here and now (the command): the large chunks of a full re-score, one process per
+        # core on PostgreSQL. The ids are one per touched member, not per row.
+        size = scoring.full_chunk_size()
+        members = list(ids)
+        chunks = [members[start : start + size] for start in range(0, len(members), size)]
+        scoring.member_chunks_score(campaign=campaign, chunks=chunks, jobs=os.cpu_count() or 1)
+        return
+    chunk: list[str] = []  # queued: task-sized chunks, streamed
     for member_id in ids:
         chunk.append(member_id)
-        if len(chunk) >= size:
-            _score(scoring, campaign, chunk, now)
+        if len(chunk) >= scoring.SCORE_CHUNK:
+            scoring.members_score_later(campaign=campaign, member_ids=chunk)
             chunk = []
     if chunk:
-        _score(scoring, campaign, chunk, now)
-
-
-def _score(scoring, campaign: Campaign, member_ids: list[str], now: bool) -> None:
-    if now:
-        scoring.members_score(campaign=campaign, member_ids=member_ids)
-    else:
-        scoring.members_score_later(campaign=campaign, member_ids=member_ids)
+        scoring.members_score_later(campaign=campaign, member_ids=chunk)
 
 
 # --- PostgreSQL: COPY into a staging table, merge set-based ---------------------------------

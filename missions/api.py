@@ -9,11 +9,11 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from campaign.auth import IsSystemClient
 from campaign.models import Campaign, Member
+from campaign.throttling import WindowScopedRateThrottle
 from missions.services import progress_document, transactions_explained
 
 
@@ -123,14 +123,14 @@ def _transactions_page(view: APIView, request, member_id: str) -> Response:
 
 class SystemView(APIView):
     permission_classes = [IsSystemClient]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [WindowScopedRateThrottle]
     throttle_scope = "system"
 
 
 class MemberView(APIView):
     authentication_classes = [SessionAuthentication]
     permission_classes = [IsAuthenticated]
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [WindowScopedRateThrottle]
     throttle_scope = "member"
 
 
