@@ -33,6 +33,7 @@ LOTTERY_REWARD = "lottery"
 # On PostgreSQL, score and write each chunk inside the database (missions/engine_sql.py); the Python
 # diff below stays the reference, for SQLite, dry runs and the tests that compare the two paths.
 SQL_FAST_PATH = True
+BULK_CHUNK = 1000  # members: a chunk larger than a task's (missions.services.SCORE_CHUNK) is a bulk one
 
 
 @dataclass
@@ -436,11 +437,12 @@ def _chunk_score(
         _chunk_compute_and_write(campaign=campaign, rules=rules, members=members, result=result, dry_run=True)
         return
     fast = connection.vendor == "postgresql" and SQL_FAST_PATH
-    # A full re-score (member ranges) on PostgreSQL writes the cards of members who have none yet
-    # once, at the end, instead of creating them first to lock them. Should another scorer write
-    # one of those members meanwhile, its stamps or ledger lines collide with the chunk's on the
-    # unique constraints and refuse the chunk, which is then scored again with every card locked.
-    optimistic = fast and members.as_range
+    # A bulk chunk on PostgreSQL (a full re-score's member range, or the many members of a file
+    # import) writes the cards of members who have none yet once, at the end, instead of creating
+    # them first to lock them. Should another scorer write one of those members meanwhile, its
+    # stamps or ledger lines collide with the chunk's on the unique constraints and refuse the
+    # chunk, which is then scored again with every card locked. Task-sized chunks lock first.
+    optimistic = fast and (members.as_range or len(members.ids) > BULK_CHUNK)
     attempt = ChunkResult(members_scored=result.members_scored)
     try:
         _chunk_locked(campaign=campaign, rules=rules, members=members, result=attempt, create_cards=not optimistic)
@@ -679,15 +681,15 @@ def _chunk_compute_and_write(
     )
 
 
-def _chunks_score_worker(args: tuple[int, list[Rule], list[str]]) -> ChunkResult:
+def _chunks_score_worker(args: tuple[int, list[Rule], list[str], bool]) -> ChunkResult:
     """One chunk of a parallel re-score, in a worker process with its own database connection."""
-    campaign_id, rules, member_ids = args
+    campaign_id, rules, member_ids, as_range = args
     campaign = Campaign.objects.get(pk=campaign_id)
-    return chunk_score(campaign=campaign, rules=rules, member_ids=member_ids, as_range=True)
+    return chunk_score(campaign=campaign, rules=rules, member_ids=member_ids, as_range=as_range)
 
 
 def chunks_score_parallel(
-    *, campaign: Campaign, rules: Sequence[Rule], chunks: list[list[str]], jobs: int
+    *, campaign: Campaign, rules: Sequence[Rule], chunks: list[list[str]], jobs: int, as_range: bool = True
 ) -> ChunkResult:
     """Score disjoint chunks of sorted member ids in ``jobs`` processes, each on its own connection.
 
@@ -703,7 +705,8 @@ def chunks_score_parallel(
     connections.close_all()
     context = multiprocessing.get_context("fork")
     with context.Pool(processes=jobs) as pool:
-        for chunk in pool.imap_unordered(_chunks_score_worker, [(campaign.pk, list(rules), c) for c in chunks]):
+        work = [(campaign.pk, list(rules), c, as_range) for c in chunks]
+        for chunk in pool.imap_unordered(_chunks_score_worker, work):
             for name in ("members_scored", "members_changed", "stamps_changed", "awards", "reversals", "points_delta"):
                 setattr(total, name, getattr(total, name) + getattr(chunk, name))
     return total

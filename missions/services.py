@@ -69,6 +69,31 @@ def members_score(
     return result
 
 
+def member_chunks_score(*, campaign: Campaign, chunks: list[list[str]], jobs: int) -> ScoreResult:
+    """Score chunks of listed members (a file import's) now, in ``jobs`` processes on PostgreSQL.
+
+    Each chunk is its own database transaction, as in ``members_score``; the processes need their
+    own connections, so this is for commands, never inside a caller's transaction (then: one process).
+    """
+    from missions.engine import chunk_score, chunks_score_parallel
+    from missions.rules import rules_load
+
+    rules = rules_load(campaign=campaign)
+    parallel = jobs > 1 and len(chunks) > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
+    if parallel:
+        chunk = chunks_score_parallel(
+            campaign=campaign, rules=rules, chunks=chunks, jobs=min(jobs, len(chunks)), as_range=False
+        )
+        results = [chunk]
+    else:
+        results = [chunk_score(campaign=campaign, rules=rules, member_ids=sorted(c)) for c in chunks]
+    result = ScoreResult()
+    for chunk in results:
+        for name in ("members_scored", "members_changed", "stamps_changed", "awards", "reversals", "points_delta"):
+            setattr(result, name, getattr(result, name) + getattr(chunk, name))
+    return result
+
+
 def full_chunk_size() -> int:
     """Members per chunk of a large re-score: PostgreSQL takes big set-based chunks well; SQLite modest ones."""
     return 50000 if connection.vendor == "postgresql" else SCORE_CHUNK
