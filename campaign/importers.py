@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import operator
 import re
 import unicodedata
@@ -608,3 +609,214 @@ def raw_row(values: list, header: Header) -> dict[str, str]:
         name = names.get(i) or (header_names[i] if i < len(header_names) and header_names[i] else f"column_{i + 1}")
         raw[name] = _text(value)[:500]
     return raw
+
+
+# --- the CSV fast path --------------------------------------------------------------------
+#
+# A million-row file is mostly rows of one exact shape. ``CsvScan`` reads the file's lines
+# itself and matches each against one compiled regular expression built for the file's
+# header (its columns, their order, the delimiter): a match means the line is a plain CSV
+# row (no quoting but a quoted "1,000") whose every field already has a form the full check
+# accepts unchanged (no spaces to strip, no case to fold). A few comparisons then apply the
+# rules between columns, and the period check is looked up by the day (every time of a day
+# inside the period is accepted alike). The row becomes a line of COPY text at once, with
+# no Record, no datetime and no escaping (the patterns admit no tab, newline or backslash).
+# Everything else -- quoted fields, other shapes, rows near a limit, days at the edge of the
+# period -- is parsed by the csv module and handed back for the complete check, so the two
+# paths never disagree (tests/campaign/test_import_properties.py holds them to it).
+
+_FAST_TEXT = r'[^\s",\\]'  # no space to strip, no CSV quoting, nothing COPY text must escape
+_FAST_MEMBER = r"[!#-+\--\[\]-~]"  # printable ASCII without space, '"', ',' and '\'
+_FAST_YEN = r'[0-9]{1,13}|"[0-9]{1,3}(?:,[0-9]{3}){1,4}"'
+_FAST_YEN_TAB = _FAST_YEN + r"|[0-9]{1,3}(?:,[0-9]{3}){1,4}"  # "1,000" needs no quotes between tabs
+_FAST_UNKNOWN = 4096  # an ignored column longer than this goes through the csv module (its field limit)
+_FAST_FIELDS = {
+    "transaction_id": rf"(?P<transaction_id>{_FAST_TEXT}{{1,64}})",
+    "member_id": rf"(?P<member_id>{_FAST_MEMBER}{{1,64}})",
+    "type": "(?P<type>charge|payment|cancel|チャージ|支払い?|取消し?)",
+    "amount": "(?P<amount>{yen})",
+    "points_used": "(?P<points_used>(?:{yen})?)",
+    "merchant_code": rf"(?P<merchant_code>{_FAST_TEXT}{{0,64}})",
+    # Dates are checked (and normalized) once per day by parse_time itself; see CsvScan._day.
+    "occurred_at": (
+        r"(?P<date>[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2})[T ]"
+        r"(?P<clock>(?:[01]?[0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])"
+        r"(?P<tz>Z|[+-][0-9]{2}:[0-9]{2}|)"
+    ),
+    "original_transaction_id": rf"(?P<original_transaction_id>{_FAST_TEXT}{{0,64}})",
+    "charge_method": "(?P<charge_method>card|jwest_card|seven_atm|bank|)",
+}
+_FAST_GROUPS = (
+    "transaction_id",
+    "member_id",
+    "type",
+    "amount",
+    "points_used",
+    "merchant_code",
+    "date",
+    "clock",
+    "tz",
+    "original_transaction_id",
+    "charge_method",
+)
+_FAST_TYPES = {name: kind for name, kind in TYPES.items()}
+_FAST_DAYS_MAX = 20_000
+# PostgreSQL reads UTC offsets up to 15:59; Python's up to 23:59: beyond, the complete path decides.
+_FAST_MAX_OFFSET = timedelta(hours=15, minutes=59)
+
+
+def fast_pattern(header: Header, delimiter: str = ",") -> re.Pattern:
+    """The regular expression of a common, valid-looking line of a file with this header."""
+    by_position = {position: column for column, position in header.index.items()}
+    yen = _FAST_YEN_TAB if delimiter == "\t" else _FAST_YEN
+    unknown = f'[^"{re.escape(delimiter)}\\r\\n]{{0,{_FAST_UNKNOWN}}}'
+    fields = []
+    for position in range(len(header.names)):
+        column = by_position.get(position)
+        fields.append(_FAST_FIELDS[column].replace("{yen}", yen) if column else unknown)
+    absent = "".join(f"(?P<{column}>)" for column in COLUMNS if column not in header.index)
+    return re.compile(re.escape(delimiter).join(fields) + absent + r"(?:\r\n|\n|\r)?")
+
+
+def copy_line_record(text: str) -> tuple[int, Record]:
+    """A line of COPY text from ``CsvScan`` back as (line, Record): the ORM path stores the same values."""
+    line, tid, mid, kind, amount, points, merchant, when, original, method = text[:-1].split("\t")
+    occurred = datetime.fromisoformat(when)
+    return int(line), Record(tid, mid, kind, int(amount), int(points), merchant, occurred, original, method)
+
+
+class CsvScan:
+    """The rows of a CSV ``RowSource`` in chunks: valid common rows as COPY text, the others as values.
+
+    ``chunks()`` yields ``(lines, others)``: ``lines`` are lines of PostgreSQL COPY text
+    (``line, transaction_id, …, charge_method``, tab-separated, ending in a newline), one
+    per valid row, exactly the values ``record_check`` would have returned; ``others`` are
+    ``(line, values)`` for every other row as the csv module reads it (blank rows too),
+    for the complete check. Line numbers are counted as ``RowSource.rows()`` counts them.
+    """
+
+    def __init__(self, source: RowSource, window: Window):
+        self.source = source
+        self.window = window
+        self.days: dict[str, tuple] = {}
+        header = source.header or source.header_check()
+        # After the cut-off every row is refused: the complete check says why.
+        self.pattern = None if window.now > window.cutoff_at else fast_pattern(header, source.delimiter)
+
+    def _day(self, date: str, tz: str) -> tuple:
+        """(payments and charges of that day pass, cancels pass, date prefix, offset suffix) for date + tz."""
+        days = self.days
+        if len(days) >= _FAST_DAYS_MAX:
+            days.clear()
+        day: tuple = (False, False, "", "")
+        start = parse_time(f"{date} 00:00:00{tz}")
+        offset = start.utcoffset() if start is not None else None
+        if start is not None and offset is not None and abs(offset) <= _FAST_MAX_OFFSET:
+            window = self.window
+            try:
+                last = start + timedelta(seconds=86399)  # the last time of the day the pattern admits
+            except OverflowError:
+                last = None
+            if last is not None:
+                past = last <= window.latest
+                minutes = int(abs(offset).total_seconds()) // 60
+                suffix = f"{'-' if offset < timedelta(0) else '+'}{minutes // 60:02d}:{minutes % 60:02d}"
+                day = (
+                    past and window.starts_at <= start and last < window.ends_at,
+                    past,
+                    f"{start.date().isoformat()} ",
+                    suffix,
+                )
+        days[date + tz] = day
+        return day
+
+    def chunks(self, size: int, others_max: int) -> Iterator[tuple[list[str], list[tuple[int, list]]]]:
+        """Chunks of at most ``size`` COPY lines and ``others_max`` other rows, in the file's order."""
+        source = self.source
+        delimiter = source.delimiter
+        match = self.pattern.fullmatch if self.pattern is not None else _no_match
+        groups = tuple(self.pattern.groupindex[name] for name in _FAST_GROUPS) if self.pattern is not None else ()
+        days_get = self.days.get
+        day_make = self._day
+        kinds = _FAST_TYPES
+        max_amount = MAX_AMOUNT
+        lines: list[str] = []
+        append = lines.append
+        others: list[tuple[int, list]] = []
+        with source.path.open(encoding=source.encoding, newline="", errors="strict") as stream:
+            physical = iter(stream)
+            reader = csv.reader(physical, delimiter=delimiter)
+            number = 0
+            try:
+                names = next(reader, None)
+                if names is None:
+                    raise FileRefused(_("The file is empty: it has no header row."))
+                source.header = header_read(names)
+                number = reader.line_num
+                for text in physical:
+                    number += 1
+                    found = match(text)
+                    if found is not None:
+                        tid, mid, type_text, amount, points, merchant, date, clock, tz, original, method = found.group(
+                            *groups
+                        )
+                        kind = kinds[type_text]
+                        if "," in amount:
+                            amount = amount.strip('"').replace(",", "")
+                        if points:
+                            if "," in points:
+                                points = points.strip('"').replace(",", "")
+                            used = int(points)
+                        else:
+                            points = "0"
+                            used = 0
+                        day = days_get(date + tz) or day_make(date, tz)
+                        if kind == "payment":
+                            ok = merchant and not method and not original and day[0]
+                        elif kind == "charge":
+                            ok = not merchant and not used and not original and day[0]
+                        else:
+                            ok = original and original != tid and day[1]
+                        if ok and (len(amount) < 13 or int(amount) <= max_amount) and used <= int(amount):
+                            if len(clock) == 7:
+                                if tz:  # an hour of one digit is ISO 8601 only without an offset
+                                    ok = False
+                                clock = "0" + clock
+                            if ok:
+                                append(
+                                    f"{number}\t{tid}\t{mid}\t{kind}\t{amount}\t{points}\t{merchant}\t"
+                                    f"{day[2]}{clock}{day[3]}\t{original}\t{method}\n"
+                                )
+                                if len(lines) >= size:
+                                    yield lines, others
+                                    lines = []
+                                    append = lines.append
+                                    others = []
+                                continue
+                    # Anything else: the csv module reads the row (it may go on over more lines).
+                    first = number
+                    row_reader = csv.reader(itertools.chain((text,), physical), delimiter=delimiter)
+                    try:
+                        values = next(row_reader)
+                    finally:
+                        number = first - 1 + row_reader.line_num
+                    others.append((first, values))
+                    if len(others) >= others_max:
+                        yield lines, others
+                        lines = []
+                        append = lines.append
+                        others = []
+            except csv.Error as exc:
+                raise FileRefused(
+                    _("The file is not a readable CSV near line %(line)s: %(error)s.") % {"line": number, "error": exc}
+                ) from None
+            except UnicodeDecodeError:
+                raise FileRefused(
+                    _("Cannot read the file's encoding: it is neither UTF-8 nor CP932 (Shift_JIS).")
+                ) from None
+        if lines or others:
+            yield lines, others
+
+
+def _no_match(text: str) -> None:
+    return None

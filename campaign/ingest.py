@@ -20,6 +20,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,12 @@ from django.utils.translation import gettext as _
 from campaign import clock
 from campaign.importers import (
     COLUMNS,
+    CsvScan,
     FileRefused,
     Record,
     RowSource,
     Window,
+    copy_line_record,
     errors_reason,
     file_open,
     raw_row,
@@ -354,34 +357,31 @@ def import_batch_run(*, batch: ImportBatch, path: str | Path | None = None, scor
     return batch
 
 
-def _rows_checked(
+def _row_judge(
     *, source: RowSource, window: Window, result: IngestResult, rejections: list[ImportRejection], batch: ImportBatch
-) -> Iterator[tuple[int, Record]]:
-    """The file's valid records with their line; rejected rows go to ``rejections`` as they come.
+) -> Callable[[int, list], Record | None]:
+    """A function judging one row of the file as read: its Record, or None (a blank row, or a
+    rejected one, which goes to ``rejections``). It counts the rows in ``result``.
 
-    This is the import's hot loop: a full-width CSV row goes through ``record_fast``
-    first; anything else (XLSX cells, short rows, rows it is unsure of) through the
-    complete check.
+    A full-width CSV row goes through ``record_fast`` first; anything else (XLSX cells,
+    short rows, rows it is unsure of) through the complete check.
     """
-    rows = source.rows()
     header = source.header
     width = len(header.names)
     pick = header.picker()
     fast = record_fast if source.kind == "csv" else None
-    count = 0
-    for line, values in rows:
+
+    def judge(line: int, values: list) -> Record | None:
         if fast is not None and len(values) == width:
             values.append("")
             record = fast(pick(values), window)
-            if record is not None:
-                count += 1
-                result.rows = count
-                yield line, record
-                continue
             values.pop()
+            if record is not None:
+                result.rows += 1
+                return record
         if not values or not any(v not in ("", None) for v in values):
-            continue  # blank lines and spreadsheets' empty rows are not rows
-        count += 1
+            return None  # blank lines and spreadsheets' empty rows are not rows
+        result.rows += 1
         picked, problem = row_values(values, header)
         record, errors = record_check(picked, window)
         if problem:
@@ -398,10 +398,90 @@ def _rows_checked(
                     raw=raw_row(values, header),
                 )
             )
-            continue
-        result.rows = count
-        yield line, record
-    result.rows = count
+        return record
+
+    return judge
+
+
+def _rows_checked(
+    *, source: RowSource, window: Window, result: IngestResult, rejections: list[ImportRejection], batch: ImportBatch
+) -> Iterator[tuple[int, Record]]:
+    """The file's valid records with their line, in the file's order; rejected rows go to
+    ``rejections`` as they come. A CSV file's common rows take the fast path of ``CsvScan``.
+    """
+    if source.kind == "csv":
+        scan = CsvScan(source, window)
+        judge = _row_judge(source=source, window=window, result=result, rejections=rejections, batch=batch)
+        for lines, others in scan.chunks(CHUNK, REJECTION_CHUNK):
+            result.rows += len(lines)
+            items = [copy_line_record(text) for text in lines]
+            for line, values in others:
+                record = judge(line, values)
+                if record is not None:
+                    items.append((line, record))
+            if others and lines:
+                items.sort(key=_first)  # the first occurrence of an id wins: keep the file's order
+            yield from items
+        return
+    rows = source.rows()
+    judge = _row_judge(source=source, window=window, result=result, rejections=rejections, batch=batch)
+    for line, values in rows:
+        record = judge(line, values)
+        if record is not None:
+            yield line, record
+
+
+def _first(item: tuple[int, Record]) -> int:
+    return item[0]
+
+
+_COPY_ESCAPE = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+_PG_MAX_OFFSET = timedelta(hours=15, minutes=59)
+
+
+def _copy_line(line: int, record: Record) -> str:
+    """A record as a line of COPY text (what psycopg's ``write_row`` would send).
+
+    A time whose offset PostgreSQL cannot read (beyond ±15:59; Python reads up to ±23:59)
+    is sent in UTC: the same instant, where it used to fail the whole import.
+    """
+    tid, mid, kind, amount, points, merchant, occurred, original, method = record
+    if abs(occurred.utcoffset()) > _PG_MAX_OFFSET:
+        occurred = occurred.astimezone(UTC)
+    return (
+        f"{line}\t{tid.translate(_COPY_ESCAPE)}\t{mid.translate(_COPY_ESCAPE)}\t{kind}\t{amount}\t{points}\t"
+        f"{merchant.translate(_COPY_ESCAPE)}\t{occurred}\t{original.translate(_COPY_ESCAPE)}\t"
+        f"{method.translate(_COPY_ESCAPE)}\n"
+    )
+
+
+def _copy_chunks(
+    *, source: RowSource, window: Window, result: IngestResult, rejections: list[ImportRejection], batch: ImportBatch
+) -> Iterator[list[str]]:
+    """The valid rows as chunks of COPY text lines (at most COPY_CHUNK, or REJECTION_CHUNK rejected
+    rows, per chunk); the rejected rows go to ``rejections``."""
+    if source.kind != "csv":
+        lines: list[str] = []
+        for line, record in _rows_checked(
+            source=source, window=window, result=result, rejections=rejections, batch=batch
+        ):
+            lines.append(_copy_line(line, record))
+            if len(lines) >= COPY_CHUNK or len(rejections) >= REJECTION_CHUNK:
+                yield lines
+                lines = []
+        yield lines
+        return
+    scan = CsvScan(source, window)
+    judge = _row_judge(source=source, window=window, result=result, rejections=rejections, batch=batch)
+    for lines, others in scan.chunks(COPY_CHUNK, REJECTION_CHUNK):
+        result.rows += len(lines)
+        for line, values in others:
+            record = judge(line, values)
+            if record is not None:
+                lines.append(_copy_line(line, record))
+        yield lines
 
 
 def _rejections_flush(rejections: list[ImportRejection]) -> None:
@@ -435,9 +515,9 @@ def transactions_import(
             progress(done)
 
     if connection.vendor == "postgresql":
-        valid = _rows_checked(source=source, window=window, result=result, rejections=rejections, batch=batch)
+        chunks = _copy_chunks(source=source, window=window, result=result, rejections=rejections, batch=batch)
         _import_postgresql(
-            campaign=campaign, valid=valid, batch=batch, result=result, report=report, rejections=rejections
+            campaign=campaign, chunks=chunks, batch=batch, result=result, report=report, rejections=rejections
         )
     else:
         valid = _rows_checked(source=source, window=window, result=result, rejections=rejections, batch=batch)
@@ -551,7 +631,7 @@ _SAME = (
 def _import_postgresql(
     *,
     campaign: Campaign,
-    valid: Iterator[tuple[int, Record]],
+    chunks: Iterator[list[str]],
     batch: ImportBatch,
     result: IngestResult,
     report: Callable[[int], None],
@@ -572,7 +652,7 @@ def _import_postgresql(
         try:
             started = time.monotonic()
             with staging:
-                staged = _stage(cursor=cursor, valid=valid, result=result, report=report, rejections=rejections)
+                staged = _stage(cursor=cursor, chunks=chunks, result=result, report=report, rejections=rejections)
             merging = time.monotonic()
             result.phases["read_check"] = merging - started
             with transaction.atomic():
@@ -583,23 +663,18 @@ def _import_postgresql(
             cursor.execute("DROP TABLE IF EXISTS import_first")
 
 
-def _stage(*, cursor, valid, result: IngestResult, report, rejections: list[ImportRejection]) -> int:
-    """COPY the valid records into the staging table, in statements of COPY_CHUNK rows; returns how many."""
+def _stage(*, cursor, chunks: Iterator[list[str]], result: IngestResult, report, rejections) -> int:
+    """COPY the chunks of COPY text into the staging table, one statement each; returns how many rows.
+
+    The rejected rows and the progress the admin page shows are saved between statements
+    (the connection is busy while a COPY runs).
+    """
     staged = 0
-    exhausted = False
-    while not exhausted:
-        exhausted = True
-        with cursor.copy(f"COPY import_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
-            write = copy.write_row
-            # The connection is busy while a COPY runs: stop it now and then to save the
-            # rejected rows and the progress the admin page shows.
-            n = 0
-            for n, (line, record) in enumerate(valid, start=1):
-                write((line, *record))
-                if n >= COPY_CHUNK or len(rejections) >= REJECTION_CHUNK:
-                    exhausted = False
-                    break
-            staged += n
+    for lines in chunks:
+        if lines:
+            with cursor.copy(f"COPY import_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
+                copy.write("".join(lines))
+            staged += len(lines)
         _rejections_flush(rejections)
         report(result.rows)
     return staged

@@ -7,10 +7,19 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from campaign.importers import COLUMNS, Window, record_check
+from campaign.importers import (
+    COLUMNS,
+    JAPANESE_COLUMNS,
+    REQUIRED_COLUMNS,
+    TYPES,
+    Record,
+    Window,
+    errors_reason,
+    record_check,
+)
 from campaign.ingest import import_batch_create, import_batch_run, window_for
 from campaign.models import ImportStatus, Transaction
 
@@ -127,3 +136,398 @@ def test_the_fast_row_check_never_accepts_what_the_full_check_refuses(data):
         fast = record_fast(values, window)
         if fast is not None:
             assert record_check(values, window) == (fast, {})
+
+
+# --- the CSV fast path (CsvScan) agrees with the complete check ---------------------------
+
+ODD_IDS = ["T1", "T2", " T3", "T 4", "x" * 64, "x" * 65, "髙", "T\\1", 'T"1', "T,1", "T\t1", "T\n1", ""]
+fast_ids = st.one_of(
+    st.sampled_from(ODD_IDS),
+    st.text(alphabet="AT09-_髙 ,", min_size=0, max_size=8),
+)
+ODD_MEMBERS = ["M1", "M-1_a", "m" * 64, "m" * 65, "M 1", " M1", "会員", "M\\1", "M,1", "", "M\x7f", "M[1]", 'M"1']
+fast_members = st.sampled_from(ODD_MEMBERS)
+ODD_TYPES = [
+    "charge",
+    "payment",
+    "cancel",
+    "チャージ",
+    "支払",
+    "支払い",
+    "取消",
+    "取消し",
+    "Payment",
+    " charge",
+    "refund",
+    "",
+]
+fast_types = st.sampled_from(ODD_TYPES)
+ODD_AMOUNTS = [
+    "0",
+    "500",
+    "0500",
+    "1,000",
+    "01,000",
+    "1,0000",
+    "1,000,000",
+    "12,345,678,901",
+    "1,000,000,000,000",
+    "1,000,000,000,001",
+    "999999999999",
+    "1000000000000",
+    "1000000000001",
+    "9999999999999",
+    "99999999999999",
+    "-5",
+    "5.5",
+    " 500",
+    "１０００",
+    "1_000",
+    "",
+]
+fast_amounts = st.one_of(
+    st.sampled_from(ODD_AMOUNTS),
+    st.integers(min_value=0, max_value=20_000).map(str),
+)
+ODD_POINTS = ["", "0", "100", "1,000", "600", "500", "0500", "-1", "x", " 1", "1000000000001"]
+ODD_MERCHANTS = ["", "S1", "KOBE-03", "ｶﾌｪ①", "x" * 64, "x" * 65, " S1", "S 1", "S\\1"]
+ODD_ORIGINALS = ["", "T1", "T2", "T9", " T9", "x" * 64, "x" * 65, "T\\9"]
+ODD_METHODS = ["", "card", "jwest_card", "seven_atm", "bank", "paypay", "SEVEN_ATM", " card"]
+fast_points = st.sampled_from(ODD_POINTS)
+fast_merchants = st.sampled_from(ODD_MERCHANTS)
+fast_originals = st.sampled_from(ODD_ORIGINALS)
+fast_methods = st.sampled_from(ODD_METHODS)
+_ANCHORS = [
+    datetime(2026, 3, 2, 0, 0, 0),  # the period's start (JST) in the window below
+    datetime(2026, 3, 1, 23, 59, 59),
+    datetime(2026, 4, 1, 0, 0, 0),  # its end
+    datetime(2026, 3, 31, 23, 59, 59),
+    datetime(2026, 3, 25, 12, 5, 0),  # now + skew (JST) when the clock is in the period
+    datetime(2026, 3, 25, 12, 5, 1),
+    datetime(2026, 3, 25, 3, 5, 0),
+]
+fast_naive = st.one_of(
+    st.datetimes(min_value=datetime(2026, 3, 2), max_value=datetime(2026, 3, 31, 23, 59, 59)),  # in the period
+    st.sampled_from(_ANCHORS),
+    st.datetimes(min_value=datetime(2026, 2, 25), max_value=datetime(2026, 4, 5)),
+)
+
+
+@st.composite
+def fast_times(draw) -> str:
+    """A time in one of the forms of SPEC 3.1, or nearly so."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(
+            st.sampled_from(
+                [
+                    "2026-02-30 10:00:00",
+                    "2026-03-06 24:00:00",
+                    "2026-03-06 07:60:00",
+                    "2026-03-06 07:30",
+                    "2026-03-06T07:30:00.5+09:00",
+                    "2026-03-06 7:30:00+09:00",
+                    "2026/03/06 07:30:00+09:00",
+                    "2026-3-6 07:30:00Z",
+                    "2026-03-06T07:30:00+20:00",
+                    "2026-03-06T07:30:00+0900",
+                    "2026-03-06",
+                    "20260306T073000",
+                    " 2026-03-06 07:30:00",
+                    "２０２６-03-06 07:30:00",
+                    "",
+                    "soon",
+                ]
+            )
+        )
+    moment = draw(fast_naive)
+    form = draw(st.sampled_from(["iso", "iso_t", "iso_hour", "slash", "loose", "mixed"]))
+    if form in ("iso", "iso_t", "iso_hour"):
+        tz = draw(st.sampled_from(["", "", "+09:00", "Z", "+00:00", "-05:00", "+15:59", "+16:00", "-00:00"]))
+    else:  # an offset is ISO 8601 only
+        tz = draw(st.sampled_from(["", "", "", "", "+09:00"]))
+    if tz:  # mostly the same instant as the JST moment, written with another offset
+        sign = -1 if tz[0] == "-" else 1
+        offset = timedelta(0) if tz == "Z" else sign * timedelta(hours=int(tz[1:3]), minutes=int(tz[4:6]))
+        moment = moment - timedelta(hours=9) + offset
+    if form == "iso":
+        return moment.strftime("%Y-%m-%d %H:%M:%S") + tz
+    if form == "iso_t":
+        return moment.strftime("%Y-%m-%dT%H:%M:%S") + tz
+    if form == "iso_hour":
+        return f"{moment:%Y-%m-%d} {moment.hour}:{moment:%M:%S}" + tz
+    if form == "slash":
+        return f"{moment.year}/{moment.month:02d}/{moment.day:02d} {moment.hour}:{moment:%M:%S}" + tz
+    if form == "loose":
+        return f"{moment.year}-{moment.month}-{moment.day} {moment.hour}:{moment:%M:%S}" + tz
+    return f"{moment.year}/{moment.month}-{moment.day:02d}T{moment.hour:02d}:{moment:%M:%S}" + tz
+
+
+_WIDE = (
+    fast_ids,
+    fast_members,
+    fast_types,
+    fast_amounts,
+    fast_points,
+    fast_merchants,
+    None,
+    fast_originals,
+    fast_methods,
+)
+
+
+@st.composite
+def fast_row(draw) -> tuple:
+    """A row valid for its type, then (every other time) one column replaced by an odd or bad value."""
+    type_text = draw(st.sampled_from(list(TYPES)))
+    kind = TYPES[type_text]
+    amount = draw(
+        st.one_of(
+            st.sampled_from(["0", "500", "0500", "1,000", "01,000", "1,000,000", "999999999999", "1000000000000"]),
+            st.integers(min_value=0, max_value=20_000).map(str),
+        )
+    )
+    value = int(amount.replace(",", ""))
+    points = draw(
+        st.sampled_from(
+            ["", "0", str(value + 1)] + ([str(value), str(value // 2), f"{value:,}"] if kind == "payment" else ["1"])
+        )
+    )
+    row = [
+        draw(st.sampled_from(["T1", "T2", "x" * 64, "髙", "A-9_z", "T!"])),
+        draw(st.sampled_from(["M1", "M2", "m" * 64, "M-1_a"])),
+        type_text,
+        amount,
+        points,
+        draw(st.sampled_from(["S1", "KOBE-03", "x" * 64])) if kind == "payment" else "",
+        draw(fast_times()),
+        draw(st.sampled_from(["T9", "x" * 63 + "y", "T1"])) if kind == "cancel" else "",
+        "" if kind == "payment" else draw(st.sampled_from(["", "card", "jwest_card", "seven_atm", "bank"])),
+    ]
+    if kind == "cancel":
+        row[5] = draw(st.sampled_from(["", "S1"]))
+    if draw(st.booleans()):
+        column = draw(st.sampled_from([i for i, wide in enumerate(_WIDE) if wide is not None]))
+        row[column] = draw(_WIDE[column])
+    return tuple(row)
+
+
+fast_rows = st.lists(fast_row(), min_size=1, max_size=25)
+_JAPANESE = {english: japanese for japanese, english in JAPANESE_COLUMNS.items()}
+OPTIONAL = [column for column in COLUMNS if column not in REQUIRED_COLUMNS]
+
+
+@st.composite
+def fast_layouts(draw):
+    """A header: the columns in any order, in English or Japanese, some optional ones absent, unknown ones added."""
+    absent = draw(st.sets(st.sampled_from(OPTIONAL)))
+    columns = [column for column in COLUMNS if column not in absent]
+    extra = draw(st.sampled_from([[], [], ["memo"], ["備考", ""]]))
+    order = draw(st.permutations(columns + extra))
+    names = [(_JAPANESE[name] if draw(st.booleans()) else name) if name in COLUMNS else name for name in order]
+    return order, names
+
+
+def _fast_window(when: str) -> Window:
+    """The period: 2026-03-02 00:00 to 2026-04-01 00:00 JST; the clock in it, after it or after the cut-off."""
+    now = datetime(2026, 3, 25, 3, tzinfo=UTC) if when == "in the period" else datetime(2026, 4, 5, 3, tzinfo=UTC)
+    return Window(
+        starts_at=datetime(2026, 3, 1, 15, tzinfo=UTC),
+        ends_at=datetime(2026, 3, 31, 15, tzinfo=UTC),
+        cutoff_at=now - timedelta(seconds=1) if when == "after the cut-off" else datetime(2026, 4, 10, tzinfo=UTC),
+        now=now,
+        skew=timedelta(minutes=5),
+    )
+
+
+FAST_SETTINGS = settings(max_examples=300, deadline=None)
+
+
+def _scan_compare(
+    directory,
+    rows,
+    order,
+    names,
+    window,
+    *,
+    delimiter=",",
+    terminator="\n",
+    encoding="utf-8",
+    extra_text="",
+    blank=False,
+    chunk=1000,
+) -> int:
+    """Write the rows as a CSV file, read it with ``CsvScan`` and hold each row to the complete check.
+
+    Every row the fast path turns into COPY text is one the complete check accepts with the same
+    values (and the same text psycopg would send for it); every other row is handed back as read.
+    Returns how many rows took the fast path.
+    """
+    from campaign.importers import CsvScan, copy_line_record, file_open, row_values
+    from campaign.ingest import _copy_line
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator=terminator)
+    writer.writerow(names)
+    for i, row in enumerate(rows):
+        by_column = dict(zip(COLUMNS, row, strict=True))
+        writer.writerow([by_column.get(name, extra_text) for name in order])
+        if blank and i % 4 == 1:
+            buffer.write(terminator)
+    path = directory / "rows.csv"
+    path.write_bytes(buffer.getvalue().encode(encoding))
+
+    source = file_open(path)
+    expected = list(source.rows())  # the rows as the csv module reads them, with their line numbers
+    fast: dict[int, str] = {}
+    others: dict[int, list] = {}
+    for lines, rest in CsvScan(file_open(path), window).chunks(chunk, chunk):
+        assert len(lines) <= chunk and len(rest) <= chunk
+        for text in lines:
+            line, _record = copy_line_record(text)
+            assert line not in fast and line not in others
+            fast[line] = text
+        for line, values in rest:
+            assert line not in fast and line not in others
+            others[line] = values
+    assert sorted([*fast, *others]) == [line for line, _values in expected]
+
+    for line, values in expected:
+        if line in others:
+            assert others[line] == values
+            continue
+        picked, problem = row_values(values, source.header)
+        record, errors = record_check(picked, window)
+        assert not problem and record is not None, (values, errors)
+        got_line, got = copy_line_record(fast[line])
+        assert (got_line, got) == (line, record)
+        assert abs(got.occurred_at.utcoffset()) <= timedelta(hours=15, minutes=59)  # PostgreSQL's limit
+        # PostgreSQL receives the same text as psycopg would send for the Record (amounts may keep zeros).
+        sent = fast[line].split("\t")
+        reference = _copy_line(line, record).split("\t")
+        assert [int(sent[4]), int(sent[5])] == [int(reference[4]), int(reference[5])]
+        assert sent[:4] + sent[6:] == reference[:4] + reference[6:]
+    return len(fast)
+
+
+@FAST_SETTINGS
+@given(
+    data=fast_rows,
+    layout=fast_layouts(),
+    delimiter=st.sampled_from([",", "\t"]),
+    terminator=st.sampled_from(["\n", "\r\n"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig"]),
+    extra_text=st.sampled_from(["", "note", "メモ", "note", "", "a\tb", 'say "hi"', "x" * 5000, "a,b"]),
+    blank=st.booleans(),
+    when=st.sampled_from(["in the period"] * 5 + ["after the period"] * 4 + ["after the cut-off"]),
+    chunk=st.sampled_from([1, 3, 1000]),
+)
+def test_the_csv_fast_path_agrees_with_the_complete_check(
+    tmp_path_factory, data, layout, delimiter, terminator, encoding, extra_text, blank, when, chunk
+):
+    order, names = layout
+    fast = _scan_compare(
+        tmp_path_factory.mktemp("fast"),
+        data,
+        order,
+        names,
+        _fast_window(when),
+        delimiter=delimiter,
+        terminator=terminator,
+        encoding=encoding,
+        extra_text=extra_text,
+        blank=blank,
+        chunk=chunk,
+    )
+    event("some rows on the fast path" if fast else "no row on the fast path")
+
+
+@pytest.mark.parametrize("when", ["in the period", "after the period", "after the cut-off"])
+def test_the_csv_fast_path_agrees_at_every_edge_of_the_period_and_in_every_time_form(tmp_path, when):
+    """Every anchor time (the period's edges, the clock's) in every form and offset, for each type."""
+    rows = []
+    moments = [*_ANCHORS, *(anchor + timedelta(seconds=1) for anchor in _ANCHORS), datetime(2026, 3, 10, 9, 5, 7)]
+    for moment in moments:
+        for tz, offset in [
+            ("", 9),
+            ("+09:00", 9),
+            ("Z", 0),
+            ("+00:00", 0),
+            ("-00:00", 0),
+            ("-05:00", -5),
+            ("+15:59", 15 + 59 / 60),
+            ("+16:00", 16),
+            ("+14:00", 14),
+        ]:
+            shifted = moment + timedelta(hours=offset - 9)
+            texts = [
+                shifted.strftime("%Y-%m-%d %H:%M:%S") + tz,
+                shifted.strftime("%Y-%m-%dT%H:%M:%S") + tz,
+                f"{shifted:%Y-%m-%d} {shifted.hour}:{shifted:%M:%S}" + tz,
+                f"{shifted.year}/{shifted.month}/{shifted.day} {shifted.hour}:{shifted:%M:%S}" + tz,
+                f"{shifted.year}-{shifted.month}-{shifted.day:02d}T{shifted:%H:%M:%S}" + tz,
+            ]
+            for text in texts:
+                rows.append(("T1", "M1", "payment", "1,000", "1,000", "S1", text, "", ""))
+                rows.append(("T2", "M1", "チャージ", "500", "", "", text, "", "card"))
+                rows.append(("T3", "M1", "取消", "500", "", "", text, "T1", ""))
+    fast = _scan_compare(tmp_path, rows, list(COLUMNS), list(COLUMNS), _fast_window(when))
+    assert (fast == 0) == (when == "after the cut-off")
+
+
+def test_the_csv_fast_path_agrees_on_every_odd_value_of_every_column(tmp_path):
+    """A valid row of each type with one column replaced by each odd value of that column."""
+    bases = [
+        ("T1", "M1", "payment", "1,000", "100", "S1", "2026-03-10 09:05:07", "", ""),
+        ("T2", "M1", "charge", "500", "", "", "2026-03-10T09:05:07+09:00", "", "card"),
+        ("T3", "M1", "cancel", "500", "", "S1", "2026-03-10T00:05:07Z", "T1", ""),
+    ]
+    odd = [ODD_IDS, ODD_MEMBERS, ODD_TYPES, ODD_AMOUNTS, ODD_POINTS, ODD_MERCHANTS, None, ODD_ORIGINALS, ODD_METHODS]
+    rows = list(bases)
+    for base in bases:
+        for column, values in enumerate(odd):
+            for value in values or ():
+                rows.append((*base[:column], value, *base[column + 1 :]))
+        rows.append((*base[:7], base[0], *base[8:]))  # the original names the row itself
+    fast = _scan_compare(tmp_path, rows, list(COLUMNS), list(COLUMNS), _fast_window("after the period"))
+    assert fast > len(rows) // 3
+
+
+@pytest.mark.django_db
+@PROPERTY_SETTINGS
+@given(data=fast_rows, layout=fast_layouts(), delimiter=st.sampled_from([",", "\t"]))
+def test_an_import_stores_exactly_what_the_complete_check_accepts(
+    tmp_path_factory, in_campaign, data, layout, delimiter
+):
+    """End to end, on SQLite and PostgreSQL: each row's own id, so no duplicates; the stored values
+    and the rejected lines with their reasons are those of the complete check, row by row."""
+    from campaign.importers import file_open, row_values
+
+    order, names = layout
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter)
+    writer.writerow(names)
+    for i, row in enumerate(data):
+        by_column = dict(zip(COLUMNS, row, strict=True))
+        by_column["transaction_id"] = f"{by_column['transaction_id']}#{i}" if i % 5 else f"T{i}"
+        writer.writerow([by_column.get(name, "") for name in order])
+    path = tmp_path_factory.mktemp("exact") / "rows.csv"
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
+    window = window_for(in_campaign)
+    expected_stored = {}
+    expected_rejected = {}
+    source = file_open(path)
+    for line, values in source.rows():
+        picked, problem = row_values(values, source.header)
+        record, errors = record_check(picked, window)
+        assert not problem
+        if record is None:
+            expected_rejected[line] = errors_reason(errors)
+        else:
+            expected_stored.setdefault(record.transaction_id, record)
+    Transaction.objects.all().delete()
+    batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
+    assert batch.status == ImportStatus.DONE
+    stored = {row[0]: Record(*row) for row in Transaction.objects.values_list(*COLUMNS)}
+    assert stored == expected_stored
+    assert dict(batch.rejections.values_list("line", "reason")) == expected_rejected
+    assert (batch.accepted, batch.duplicates, batch.rejected) == (len(stored), 0, len(expected_rejected))
