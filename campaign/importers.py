@@ -15,7 +15,7 @@ import operator
 import re
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -735,7 +735,7 @@ class CsvScan:
         source = self.source
         delimiter = source.delimiter
         match = self.pattern.fullmatch if self.pattern is not None else _no_match
-        groups = tuple(self.pattern.groupindex[name] for name in _FAST_GROUPS) if self.pattern is not None else ()
+        fields = _fast_fields(self.pattern)
         days_get = self.days.get
         day_make = self._day
         kinds = _FAST_TYPES
@@ -757,19 +757,17 @@ class CsvScan:
                     number += 1
                     found = match(text)
                     if found is not None:
-                        tid, mid, type_text, amount, points, merchant, date, clock, tz, original, method = found.group(
-                            *groups
-                        )
+                        tid, mid, type_text, amount, points, merchant, date, clock, tz, original, method = fields(found)
                         kind = kinds[type_text]
                         if "," in amount:
                             amount = amount.strip('"').replace(",", "")
-                        if points:
+                        if not points or points == "0":
+                            points = "0"
+                            used = 0
+                        else:
                             if "," in points:
                                 points = points.strip('"').replace(",", "")
                             used = int(points)
-                        else:
-                            points = "0"
-                            used = 0
                         day = days_get(date + tz) or day_make(date, tz)
                         if kind == "payment":
                             ok = merchant and not method and not original and day[0]
@@ -777,7 +775,7 @@ class CsvScan:
                             ok = not merchant and not used and not original and day[0]
                         else:
                             ok = original and original != tid and day[1]
-                        if ok and (len(amount) < 13 or int(amount) <= max_amount) and used <= int(amount):
+                        if ok and (len(amount) < 13 or int(amount) <= max_amount) and (not used or used <= int(amount)):
                             if len(clock) == 7:
                                 if tz:  # an hour of one digit is ISO 8601 only without an offset
                                     ok = False
@@ -820,3 +818,14 @@ class CsvScan:
 
 def _no_match(text: str) -> None:
     return None
+
+
+def _fast_fields(pattern: re.Pattern | None) -> Callable[[re.Match], tuple]:
+    """A function giving a match's groups in the order of _FAST_GROUPS (``Match.groups`` if they are)."""
+    if pattern is None:
+        return _no_match
+    order = tuple(pattern.groupindex[name] - 1 for name in _FAST_GROUPS)
+    if order == tuple(range(pattern.groups)):
+        return re.Match.groups
+    pick = operator.itemgetter(*order)
+    return lambda found: pick(found.groups())
