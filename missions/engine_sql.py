@@ -161,7 +161,9 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
             f" INSERT INTO {stamp} (campaign_id, member_id, mission_id, progress, target, cleared, cleared_at,"
             f"  cleared_by_transaction_id, cleared_by_video_view_id, updated_at)"
             f" SELECT %s, member_id, mission_id, progress, target, cleared, cleared_at, tx_pk, vv_pk, %s"
-            f" FROM changes WHERE id IS NULL RETURNING member_id"
+            # In member order: the unique index is then filled page by page (a third faster than in
+            # the hash join's order); "C" because the order only needs to group a member's rows.
+            f' FROM changes WHERE id IS NULL ORDER BY member_id COLLATE "C" RETURNING member_id'
             f"), noted AS ("
             f" INSERT INTO _changed SELECT DISTINCT member_id FROM updated"
             f" UNION ALL SELECT DISTINCT member_id FROM inserted RETURNING 1"
@@ -217,7 +219,7 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
             f" INSERT INTO {ledger} (campaign_id, member_id, mission_id, reward, unit, generation, kind, points,"
             f"  point_type, reason, occurred_at, created_at)"
             f" SELECT %s, member_id, mission_id, reward, unit, generation, kind, points, point_type, reason,"
-            f'  occurred_at, %s FROM new_lines ORDER BY member_id COLLATE "C", reward, unit, generation, kind'
+            f'  occurred_at, %s FROM new_lines ORDER BY member_id COLLATE "C"'
             f" RETURNING member_id, kind, points"
             f"), noted AS (INSERT INTO _changed SELECT DISTINCT member_id FROM written RETURNING 1)"
             f" SELECT count(*) FILTER (WHERE kind = %s), count(*) FILTER (WHERE kind = %s), coalesce(sum(points), 0)"
