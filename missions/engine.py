@@ -33,6 +33,7 @@ LOTTERY_REWARD = "lottery"
 # On PostgreSQL, score and write each chunk inside the database (missions/engine_sql.py); the Python
 # diff below stays the reference, for SQLite, dry runs and the tests that compare the two paths.
 SQL_FAST_PATH = True
+_ONE_CORE = False  # set in the worker processes of chunks_score_parallel
 BULK_CHUNK = 1000  # members: a chunk larger than a task's (missions.services.SCORE_CHUNK) is a bulk one
 
 
@@ -489,6 +490,8 @@ def _chunk_locked(
                 # A chunk's statements run for a second or less; compiling them (JIT) took up to 0.7 s
                 # each when the planner's estimates for freshly written tables were large.
                 cursor.execute("SET LOCAL jit = off")
+                if _ONE_CORE:
+                    cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
                 if outermost:
                     # Scores are derived data a re-score rebuilds, and any later synchronous commit (an
                     # export reading the ledger) flushes this one first: no need to wait for the disk.
@@ -684,6 +687,8 @@ def _chunk_compute_and_write(
 def _chunks_score_worker(args: tuple[int, list[Rule], list[str], bool]) -> ChunkResult:
     """One chunk of a parallel re-score, in a worker process with its own database connection."""
     campaign_id, rules, member_ids, as_range = args
+    global _ONE_CORE
+    _ONE_CORE = True  # the pool already keeps every core busy: no parallel query workers on top
     campaign = Campaign.objects.get(pk=campaign_id)
     return chunk_score(campaign=campaign, rules=rules, member_ids=member_ids, as_range=as_range)
 

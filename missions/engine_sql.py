@@ -126,50 +126,73 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
 
         stamp = Stamp._meta.db_table
         stamp_members = members.sql("s.member_id")[0]
-        # Stamps: the wanted state of every (member, mission) with an outcome, or zero for a stored
-        # stamp with progress whose mission no longer has one; write only what differs.
-        (changed,) = one(
-            f"WITH wanted AS ("
-            f" SELECT o.member_id, o.mission_id, o.progress, r.target,"
-            f"  (e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL) AS cleared,"
-            f"  CASE WHEN e.member_id IS NOT NULL THEN o.cleared_at END AS cleared_at,"
-            f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.tx_pk END AS tx_pk,"
-            f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.vv_pk END AS vv_pk"
-            f" FROM _out o JOIN _rule r USING (mission_id) LEFT JOIN _entered e USING (member_id)"
-            f"), stored AS ("
-            f" SELECT s.id, s.member_id, s.mission_id, s.progress, s.target, s.cleared, s.cleared_at,"
-            f"  s.cleared_by_transaction_id AS tx_pk, s.cleared_by_video_view_id AS vv_pk, r.target AS rule_target"
-            f" FROM {stamp} s LEFT JOIN _rule r USING (mission_id) WHERE s.campaign_id = %s AND {stamp_members}"
-            f"), diff AS ("
-            f" SELECT s.id, w.member_id IS NOT NULL AS has_outcome,"
-            f"  coalesce(w.member_id, s.member_id) AS member_id, coalesce(w.mission_id, s.mission_id) AS mission_id,"
-            f"  coalesce(w.progress, 0) AS progress, coalesce(w.target, s.rule_target, s.target) AS target,"
-            f"  coalesce(w.cleared, false) AS cleared, w.cleared_at, w.tx_pk, w.vv_pk,"
-            f"  (s.progress, s.target, s.cleared, s.cleared_at, s.tx_pk, s.vv_pk) AS old,"
-            f"  s.progress > 0 OR s.cleared AS old_progress"
-            f" FROM wanted w FULL JOIN stored s ON s.member_id = w.member_id AND s.mission_id = w.mission_id"
-            f"), changes AS MATERIALIZED ("
-            f" SELECT * FROM diff WHERE id IS NULL OR ((has_outcome OR old_progress)"
-            f"  AND old IS DISTINCT FROM (progress, target, cleared, cleared_at, tx_pk, vv_pk))"
-            f"), updated AS ("
-            f" UPDATE {stamp} s SET progress = c.progress, target = c.target, cleared = c.cleared,"
-            f"  cleared_at = c.cleared_at, cleared_by_transaction_id = c.tx_pk, cleared_by_video_view_id = c.vv_pk,"
-            f"  updated_at = %s FROM changes c WHERE c.id IS NOT NULL AND s.id = c.id RETURNING s.member_id"
-            # New stamps go straight in (no speculative insertion): only holders of the chunk's card
-            # locks write its stamps; should one exist after all, the unique constraint refuses the chunk.
-            f"), inserted AS ("
-            f" INSERT INTO {stamp} (campaign_id, member_id, mission_id, progress, target, cleared, cleared_at,"
-            f"  cleared_by_transaction_id, cleared_by_video_view_id, updated_at)"
-            f" SELECT %s, member_id, mission_id, progress, target, cleared, cleared_at, tx_pk, vv_pk, %s"
-            # In member order: the unique index is then filled page by page (a third faster than in
-            # the hash join's order); "C" because the order only needs to group a member's rows.
-            f' FROM changes WHERE id IS NULL ORDER BY member_id COLLATE "C" RETURNING member_id'
-            f"), noted AS ("
-            f" INSERT INTO _changed SELECT DISTINCT member_id FROM updated"
-            f" UNION ALL SELECT DISTINCT member_id FROM inserted RETURNING 1"
-            f") SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM inserted)",
-            [campaign.pk, *member_params, now, campaign.pk, now],
+        (stored,) = one(
+            f"SELECT EXISTS (SELECT 1 FROM {stamp} s WHERE s.campaign_id = %s AND {stamp_members})",
+            [campaign.pk, *member_params],
         )
+        if not stored:
+            # Members scored for the first time (a cold full re-score, an import of new members):
+            # every outcome is a new stamp; no stored state to compare with.
+            (changed,) = one(
+                f"WITH inserted AS ("
+                f" INSERT INTO {stamp} (campaign_id, member_id, mission_id, progress, target, cleared, cleared_at,"
+                f"  cleared_by_transaction_id, cleared_by_video_view_id, updated_at)"
+                f" SELECT %s, o.member_id, o.mission_id, o.progress, r.target, e.member_id IS NOT NULL AND o.cleared_at"
+                f"  IS NOT NULL, CASE WHEN e.member_id IS NOT NULL THEN o.cleared_at END,"
+                f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.tx_pk END,"
+                f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.vv_pk END, %s"
+                f" FROM _out o JOIN _rule r USING (mission_id) LEFT JOIN _entered e USING (member_id)"
+                f' WHERE o.progress > 0 ORDER BY o.member_id COLLATE "C" RETURNING member_id'
+                f"), noted AS (INSERT INTO _changed SELECT DISTINCT member_id FROM inserted RETURNING 1)"
+                f" SELECT count(*) FROM inserted",
+                [campaign.pk, now],
+            )
+        else:
+            # Stamps: the wanted state of every (member, mission) with an outcome, or zero for a
+            # stored stamp with progress whose mission no longer has one; write only what differs.
+            (changed,) = one(
+                f"WITH wanted AS ("
+                f" SELECT o.member_id, o.mission_id, o.progress, r.target,"
+                f"  (e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL) AS cleared,"
+                f"  CASE WHEN e.member_id IS NOT NULL THEN o.cleared_at END AS cleared_at,"
+                f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.tx_pk END AS tx_pk,"
+                f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.vv_pk END AS vv_pk"
+                f" FROM _out o JOIN _rule r USING (mission_id) LEFT JOIN _entered e USING (member_id)"
+                f"), stored AS ("
+                f" SELECT s.id, s.member_id, s.mission_id, s.progress, s.target, s.cleared, s.cleared_at,"
+                f"  s.cleared_by_transaction_id AS tx_pk, s.cleared_by_video_view_id AS vv_pk, r.target AS rule_target"
+                f" FROM {stamp} s LEFT JOIN _rule r USING (mission_id) WHERE s.campaign_id = %s AND {stamp_members}"
+                f"), diff AS ("
+                f" SELECT s.id, w.member_id IS NOT NULL AS has_outcome,"
+                f"  coalesce(w.member_id, s.member_id) AS member_id,"
+                f"  coalesce(w.mission_id, s.mission_id) AS mission_id,"
+                f"  coalesce(w.progress, 0) AS progress, coalesce(w.target, s.rule_target, s.target) AS target,"
+                f"  coalesce(w.cleared, false) AS cleared, w.cleared_at, w.tx_pk, w.vv_pk,"
+                f"  (s.progress, s.target, s.cleared, s.cleared_at, s.tx_pk, s.vv_pk) AS old,"
+                f"  s.progress > 0 OR s.cleared AS old_progress"
+                f" FROM wanted w FULL JOIN stored s ON s.member_id = w.member_id AND s.mission_id = w.mission_id"
+                f"), changes AS MATERIALIZED ("
+                f" SELECT * FROM diff WHERE id IS NULL OR ((has_outcome OR old_progress)"
+                f"  AND old IS DISTINCT FROM (progress, target, cleared, cleared_at, tx_pk, vv_pk))"
+                f"), updated AS ("
+                f" UPDATE {stamp} s SET progress = c.progress, target = c.target, cleared = c.cleared,"
+                f"  cleared_at = c.cleared_at, cleared_by_transaction_id = c.tx_pk, cleared_by_video_view_id = c.vv_pk,"
+                f"  updated_at = %s FROM changes c WHERE c.id IS NOT NULL AND s.id = c.id RETURNING s.member_id"
+                # New stamps go straight in (no speculative insertion): only holders of the chunk's card
+                # locks write its stamps; should one exist after all, the unique constraint refuses the chunk.
+                f"), inserted AS ("
+                f" INSERT INTO {stamp} (campaign_id, member_id, mission_id, progress, target, cleared, cleared_at,"
+                f"  cleared_by_transaction_id, cleared_by_video_view_id, updated_at)"
+                f" SELECT %s, member_id, mission_id, progress, target, cleared, cleared_at, tx_pk, vv_pk, %s"
+                # In member order: the unique index is then filled page by page (a third faster than in
+                # the hash join's order); "C" because the order only needs to group a member's rows.
+                f' FROM changes WHERE id IS NULL ORDER BY member_id COLLATE "C" RETURNING member_id'
+                f"), noted AS ("
+                f" INSERT INTO _changed SELECT DISTINCT member_id FROM updated"
+                f" UNION ALL SELECT DISTINCT member_id FROM inserted RETURNING 1"
+                f") SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM inserted)",
+                [campaign.pk, *member_params, now, campaign.pk, now],
+            )
         result.stamps_changed += changed
 
         # Ledger: per (member, reward, unit), the latest award generation and whether it was reversed,
