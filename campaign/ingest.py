@@ -24,7 +24,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -727,15 +727,21 @@ def _merge_staged(*, cursor, campaign: Campaign, batch: ImportBatch, result: Ing
     # in id order the insert costs the same CPU as in member order (16 s per million rows either
     # way, measured without FK checks) and the old separate DISTINCT ON table, its index and the
     # row-by-row judgement of a file of new rows are gone.
-    cursor.execute(
+    insert = (
         "INSERT INTO campaign_transaction (transaction_id, campaign_id, member_id, type, amount, points_used, "
         "merchant_code, occurred_at, original_transaction_id, charge_method, source, import_batch_id, received_at) "
         'SELECT DISTINCT ON (s.transaction_id COLLATE "C") s.transaction_id, %s, s.member_id, s.type, s.amount, '
         "s.points_used, s.merchant_code, s.occurred_at, s.original_transaction_id, s.charge_method, %s, %s, "
-        '%s::timestamptz FROM import_stage s ORDER BY s.transaction_id COLLATE "C", s.line '
-        "ON CONFLICT (transaction_id) DO NOTHING",
-        [campaign.pk, RecordSource.FILE, batch.pk, clock.now()],
+        '%s::timestamptz FROM import_stage s ORDER BY s.transaction_id COLLATE "C", s.line'
     )
+    params = [campaign.pk, RecordSource.FILE, batch.pk, clock.now()]
+    # A file of new ids (the usual case) goes in without ON CONFLICT's check per row (2.6 s per
+    # million rows); an id already stored refuses that attempt, and the insert runs again skipping them.
+    try:
+        with transaction.atomic():
+            cursor.execute(insert, params)
+    except IntegrityError:
+        cursor.execute(insert + " ON CONFLICT (transaction_id) DO NOTHING", params)
     inserted = cursor.rowcount
     # Every staged row inserted by this statement: no repeat in the file, no id stored before,
     # so every row is accepted (whatever other writers do meanwhile, the count is this insert's).
