@@ -27,6 +27,7 @@ from campaign.models import Campaign, Entry, Transaction, VideoView
 from merchants.models import Merchant
 from missions.models import LedgerKind, LedgerLine, MissionKind, Stamp, StampCard, Video
 from missions.rules import Rule
+from missions.services import ScoreResult
 
 LOTTERY_REWARD = "lottery"
 
@@ -87,16 +88,6 @@ class Outcome:
     @property
     def cleared(self) -> bool:
         return self.cleared_at is not None
-
-
-@dataclass
-class ChunkResult:
-    members_scored: int = 0
-    members_changed: int = 0
-    stamps_changed: int = 0
-    awards: int = 0
-    reversals: int = 0
-    points_delta: int = 0
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -412,9 +403,9 @@ def chunk_score(
     member_ids: Sequence[str],
     as_range: bool = False,
     dry_run: bool = False,
-) -> ChunkResult:
+) -> ScoreResult:
     """Score one chunk of members (sorted ids); in one database transaction unless ``dry_run``."""
-    result = ChunkResult(members_scored=len(member_ids))
+    result = ScoreResult(members_scored=len(member_ids))
     if not member_ids:
         return result
     members = MemberFilter(ids=list(member_ids), as_range=as_range)
@@ -431,33 +422,35 @@ def _chunk_score(
     rules: Sequence[Rule],
     member_ids: Sequence[str],
     members: MemberFilter,
-    result: ChunkResult,
+    result: ScoreResult,
     dry_run: bool,
 ) -> None:
     if dry_run:
         _chunk_compute_and_write(campaign=campaign, rules=rules, members=members, result=result, dry_run=True)
         return
-    fast = connection.vendor == "postgresql" and SQL_FAST_PATH
     # A bulk chunk on PostgreSQL (a full re-score's member range, or the many members of a file
     # import) writes the cards of members who have none yet once, at the end, instead of creating
     # them first to lock them. Should another scorer write one of those members meanwhile, its
     # stamps or ledger lines collide with the chunk's on the unique constraints and refuse the
     # chunk, which is then scored again with every card locked. Task-sized chunks lock first.
-    optimistic = fast and (members.as_range or len(members.ids) > BULK_CHUNK)
-    attempt = ChunkResult(members_scored=result.members_scored)
+    optimistic = _sql_fast_path() and (members.as_range or len(members.ids) > BULK_CHUNK)
+    attempt = ScoreResult()  # the counts of a refused attempt are dropped with its writes
     try:
         _chunk_locked(campaign=campaign, rules=rules, members=members, result=attempt, create_cards=not optimistic)
     except IntegrityError:
         if not optimistic:
             raise
-        attempt = ChunkResult(members_scored=result.members_scored)
+        attempt = ScoreResult()
         _chunk_locked(campaign=campaign, rules=rules, members=members, result=attempt, create_cards=True)
-    for name in ("members_changed", "stamps_changed", "awards", "reversals", "points_delta"):
-        setattr(result, name, getattr(result, name) + getattr(attempt, name))
+    result.add(attempt)
+
+
+def _sql_fast_path() -> bool:
+    return connection.vendor == "postgresql" and SQL_FAST_PATH
 
 
 def _chunk_locked(
-    *, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter, result: ChunkResult, create_cards: bool
+    *, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter, result: ScoreResult, create_cards: bool
 ) -> None:
     outermost = not connection.in_atomic_block
     with transaction.atomic():
@@ -497,7 +490,7 @@ def _chunk_locked(
                     # export reading the ledger) flushes this one first: no need to wait for the disk.
                     # Never inside a caller's transaction, whose records must be durable on commit.
                     cursor.execute("SET LOCAL synchronous_commit = off")
-        if connection.vendor == "postgresql" and SQL_FAST_PATH:
+        if _sql_fast_path():
             from missions.engine_sql import chunk_write_sql
 
             chunk_write_sql(campaign=campaign, rules=rules, members=members, result=result)
@@ -506,7 +499,7 @@ def _chunk_locked(
 
 
 def _chunk_compute_and_write(
-    *, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter, result: ChunkResult, dry_run: bool
+    *, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter, result: ScoreResult, dry_run: bool
 ) -> None:
     member_ids = members.ids
     outcomes = outcomes_evaluate(campaign=campaign, rules=rules, members=members, member_ids=member_ids)
@@ -684,7 +677,7 @@ def _chunk_compute_and_write(
     )
 
 
-def _chunks_score_worker(args: tuple[int, list[Rule], list[str], bool]) -> ChunkResult:
+def _chunks_score_worker(args: tuple[int, list[Rule], list[str], bool]) -> ScoreResult:
     """One chunk of a parallel re-score, in a worker process with its own database connection."""
     campaign_id, rules, member_ids, as_range = args
     global _ONE_CORE
@@ -695,23 +688,23 @@ def _chunks_score_worker(args: tuple[int, list[Rule], list[str], bool]) -> Chunk
 
 def chunks_score_parallel(
     *, campaign: Campaign, rules: Sequence[Rule], chunks: list[list[str]], jobs: int, as_range: bool = True
-) -> ChunkResult:
+) -> ScoreResult:
     """Score disjoint chunks of sorted member ids in ``jobs`` processes, each on its own connection.
 
-    The chunks are disjoint member ranges, so the workers never wait for each other's card locks
-    and every chunk is still its own database transaction: the result is the serial one. Forked
-    workers must not share the parent's connection, so it is closed first (reopened on next use).
+    The chunks are disjoint (member ranges, or lists with ``as_range=False``), so the workers never
+    wait for each other's card locks and every chunk is still its own database transaction: the
+    result is the serial one. Forked workers must not share the parent's connection, so it is
+    closed first (reopened on next use).
     """
     import multiprocessing
 
     from django.db import connections
 
-    total = ChunkResult()
+    total = ScoreResult()
     connections.close_all()
     context = multiprocessing.get_context("fork")
     with context.Pool(processes=jobs) as pool:
         work = [(campaign.pk, list(rules), c, as_range) for c in chunks]
         for chunk in pool.imap_unordered(_chunks_score_worker, work):
-            for name in ("members_scored", "members_changed", "stamps_changed", "awards", "reversals", "points_delta"):
-                setattr(total, name, getattr(total, name) + getattr(chunk, name))
+            total.add(chunk)
     return total

@@ -30,8 +30,8 @@ from campaign.models import Campaign, Entry, Transaction, VideoView
 from merchants.models import Merchant
 from missions.engine import (
     LOTTERY_REWARD,
-    ChunkResult,
     MemberFilter,
+    ScoreResult,
     _qualifies_sql,
     ids_array_param,
     ids_array_sql,
@@ -65,7 +65,7 @@ def _completions_ordered(rules: Sequence[Rule]) -> list[Rule]:
     return ordered
 
 
-def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter, result: ChunkResult) -> None:
+def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter, result: ScoreResult) -> None:
     """Score the chunk ``members`` on PostgreSQL, inside the caller's transaction (cards already locked)."""
     now = clock.now()
     member_sql, member_params = members.sql("member_id")
@@ -120,9 +120,7 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
         # Statistics for the temporary tables, or the planner guesses their sizes (and picks nested
         # loops over hundreds of thousands of rows).
         run("ANALYZE _entered, _rule, _unit")
-        run(
-            "CREATE TEMP TABLE _changed (member_id varchar(64) NOT NULL) ON COMMIT DROP",
-        )
+        run("CREATE TEMP TABLE _changed (member_id varchar(64) NOT NULL) ON COMMIT DROP")
 
         stamp = Stamp._meta.db_table
         stamp_members = members.sql("s.member_id")[0]
@@ -130,35 +128,44 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
             f"SELECT EXISTS (SELECT 1 FROM {stamp} s WHERE s.campaign_id = %s AND {stamp_members})",
             [campaign.pk, *member_params],
         )
+        # What every (member, mission) with an outcome should show: cleared only for entered members.
+        wanted = (
+            "wanted AS ("
+            " SELECT o.member_id, o.mission_id, o.progress, r.target,"
+            "  (e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL) AS cleared,"
+            "  CASE WHEN e.member_id IS NOT NULL THEN o.cleared_at END AS cleared_at,"
+            "  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.tx_pk END AS tx_pk,"
+            "  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.vv_pk END AS vv_pk"
+            " FROM _out o JOIN _rule r USING (mission_id) LEFT JOIN _entered e USING (member_id))"
+        )
+
+        def inserted(source: str) -> str:
+            # New stamps go straight in (no speculative insertion): only holders of the chunk's card
+            # locks write its stamps; should one exist after all, the unique constraint refuses the
+            # chunk. In member order, the unique index fills page by page (a third faster than in a
+            # hash join's order); "C" because the order only needs to group a member's rows.
+            return (
+                f"inserted AS ("
+                f" INSERT INTO {stamp} (campaign_id, member_id, mission_id, progress, target, cleared, cleared_at,"
+                f"  cleared_by_transaction_id, cleared_by_video_view_id, updated_at)"
+                f" SELECT %s, member_id, mission_id, progress, target, cleared, cleared_at, tx_pk, vv_pk, %s"
+                f' FROM {source} ORDER BY member_id COLLATE "C" RETURNING member_id)'
+            )
+
         if not stored:
             # Members scored for the first time (a cold full re-score, an import of new members):
             # every outcome is a new stamp; no stored state to compare with.
             (changed,) = one(
-                f"WITH inserted AS ("
-                f" INSERT INTO {stamp} (campaign_id, member_id, mission_id, progress, target, cleared, cleared_at,"
-                f"  cleared_by_transaction_id, cleared_by_video_view_id, updated_at)"
-                f" SELECT %s, o.member_id, o.mission_id, o.progress, r.target, e.member_id IS NOT NULL AND o.cleared_at"
-                f"  IS NOT NULL, CASE WHEN e.member_id IS NOT NULL THEN o.cleared_at END,"
-                f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.tx_pk END,"
-                f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.vv_pk END, %s"
-                f" FROM _out o JOIN _rule r USING (mission_id) LEFT JOIN _entered e USING (member_id)"
-                f' WHERE o.progress > 0 ORDER BY o.member_id COLLATE "C" RETURNING member_id'
-                f"), noted AS (INSERT INTO _changed SELECT DISTINCT member_id FROM inserted RETURNING 1)"
+                f"WITH {wanted}, {inserted('wanted')},"
+                f" noted AS (INSERT INTO _changed SELECT DISTINCT member_id FROM inserted RETURNING 1)"
                 f" SELECT count(*) FROM inserted",
                 [campaign.pk, now],
             )
         else:
-            # Stamps: the wanted state of every (member, mission) with an outcome, or zero for a
-            # stored stamp with progress whose mission no longer has one; write only what differs.
+            # The wanted state, or zero for a stored stamp with progress whose mission no longer
+            # has an outcome; write only what differs.
             (changed,) = one(
-                f"WITH wanted AS ("
-                f" SELECT o.member_id, o.mission_id, o.progress, r.target,"
-                f"  (e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL) AS cleared,"
-                f"  CASE WHEN e.member_id IS NOT NULL THEN o.cleared_at END AS cleared_at,"
-                f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.tx_pk END AS tx_pk,"
-                f"  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.vv_pk END AS vv_pk"
-                f" FROM _out o JOIN _rule r USING (mission_id) LEFT JOIN _entered e USING (member_id)"
-                f"), stored AS ("
+                f"WITH {wanted}, stored AS ("
                 f" SELECT s.id, s.member_id, s.mission_id, s.progress, s.target, s.cleared, s.cleared_at,"
                 f"  s.cleared_by_transaction_id AS tx_pk, s.cleared_by_video_view_id AS vv_pk, r.target AS rule_target"
                 f" FROM {stamp} s LEFT JOIN _rule r USING (mission_id) WHERE s.campaign_id = %s AND {stamp_members}"
@@ -178,16 +185,7 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
                 f" UPDATE {stamp} s SET progress = c.progress, target = c.target, cleared = c.cleared,"
                 f"  cleared_at = c.cleared_at, cleared_by_transaction_id = c.tx_pk, cleared_by_video_view_id = c.vv_pk,"
                 f"  updated_at = %s FROM changes c WHERE c.id IS NOT NULL AND s.id = c.id RETURNING s.member_id"
-                # New stamps go straight in (no speculative insertion): only holders of the chunk's card
-                # locks write its stamps; should one exist after all, the unique constraint refuses the chunk.
-                f"), inserted AS ("
-                f" INSERT INTO {stamp} (campaign_id, member_id, mission_id, progress, target, cleared, cleared_at,"
-                f"  cleared_by_transaction_id, cleared_by_video_view_id, updated_at)"
-                f" SELECT %s, member_id, mission_id, progress, target, cleared, cleared_at, tx_pk, vv_pk, %s"
-                # In member order: the unique index is then filled page by page (a third faster than in
-                # the hash join's order); "C" because the order only needs to group a member's rows.
-                f' FROM changes WHERE id IS NULL ORDER BY member_id COLLATE "C" RETURNING member_id'
-                f"), noted AS ("
+                f"), {inserted('changes WHERE id IS NULL')}, noted AS ("
                 f" INSERT INTO _changed SELECT DISTINCT member_id FROM updated"
                 f" UNION ALL SELECT DISTINCT member_id FROM inserted RETURNING 1"
                 f") SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM inserted)",

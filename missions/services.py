@@ -12,7 +12,7 @@ The interface other apps call (kept stable; the scoring work implements the bodi
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from django.db import connection
 
@@ -23,12 +23,18 @@ SCORE_CHUNK = 1000
 
 @dataclass
 class ScoreResult:
+    """What a scoring did (or, in a dry run, would do); a chunk's result adds into its caller's."""
+
     members_scored: int = 0
     members_changed: int = 0
     stamps_changed: int = 0
     awards: int = 0
     reversals: int = 0
     points_delta: int = 0
+
+    def add(self, other: ScoreResult) -> None:
+        for counter in fields(self):
+            setattr(self, counter.name, getattr(self, counter.name) + getattr(other, counter.name))
 
 
 def members_score(
@@ -64,8 +70,7 @@ def members_score(
         chunk = chunk_score(
             campaign=campaign, rules=rules, member_ids=ids[start : start + size], as_range=as_range, dry_run=dry_run
         )
-        for name in ("members_scored", "members_changed", "stamps_changed", "awards", "reversals", "points_delta"):
-            setattr(result, name, getattr(result, name) + getattr(chunk, name))
+        result.add(chunk)
     return result
 
 
@@ -79,18 +84,14 @@ def member_chunks_score(*, campaign: Campaign, chunks: list[list[str]], jobs: in
     from missions.rules import rules_load
 
     rules = rules_load(campaign=campaign)
-    parallel = jobs > 1 and len(chunks) > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block
-    if parallel:
-        chunk = chunks_score_parallel(
-            campaign=campaign, rules=rules, chunks=chunks, jobs=min(jobs, len(chunks)), as_range=False
-        )
-        results = [chunk]
-    else:
-        results = [chunk_score(campaign=campaign, rules=rules, member_ids=sorted(c)) for c in chunks]
+    chunks = [sorted(chunk) for chunk in chunks]
     result = ScoreResult()
-    for chunk in results:
-        for name in ("members_scored", "members_changed", "stamps_changed", "awards", "reversals", "points_delta"):
-            setattr(result, name, getattr(result, name) + getattr(chunk, name))
+    if jobs > 1 and len(chunks) > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        jobs = min(jobs, len(chunks))
+        result.add(chunks_score_parallel(campaign=campaign, rules=rules, chunks=chunks, jobs=jobs, as_range=False))
+    else:
+        for chunk in chunks:
+            result.add(chunk_score(campaign=campaign, rules=rules, member_ids=chunk))
     return result
 
 
