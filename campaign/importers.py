@@ -16,6 +16,7 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -468,25 +469,13 @@ class RowSource:
     def _csv_rows(self) -> Iterator[tuple[int, list]]:
         with self.path.open(encoding=self.encoding, newline="", errors="strict") as stream:
             reader = csv.reader(stream, delimiter=self.delimiter)
-            try:
-                names = next(reader, None)
-                if names is None:
-                    raise FileRefused(_("The file is empty: it has no header row."))
-                self.header = header_read(names)
+            with _csv_refused(lambda: reader.line_num):
+                _csv_header(self, reader)
                 previous = reader.line_num
                 for values in reader:
                     line = previous + 1
                     previous = reader.line_num
                     yield line, values
-            except csv.Error as exc:
-                raise FileRefused(
-                    _("The file is not a readable CSV near line %(line)s: %(error)s.")
-                    % {"line": reader.line_num, "error": exc}
-                ) from None
-            except UnicodeDecodeError:
-                raise FileRefused(
-                    _("Cannot read the file's encoding: it is neither UTF-8 nor CP932 (Shift_JIS).")
-                ) from None
 
     def _xlsx_rows(self) -> Iterator[tuple[int, list]]:
         import openpyxl
@@ -747,11 +736,8 @@ class CsvScan:
             physical = iter(stream)
             reader = csv.reader(physical, delimiter=delimiter)
             number = 0
-            try:
-                names = next(reader, None)
-                if names is None:
-                    raise FileRefused(_("The file is empty: it has no header row."))
-                source.header = header_read(names)
+            with _csv_refused(lambda: number):
+                _csv_header(source, reader)
                 number = reader.line_num
                 for text in physical:
                     number += 1
@@ -804,16 +790,29 @@ class CsvScan:
                         lines = []
                         append = lines.append
                         others = []
-            except csv.Error as exc:
-                raise FileRefused(
-                    _("The file is not a readable CSV near line %(line)s: %(error)s.") % {"line": number, "error": exc}
-                ) from None
-            except UnicodeDecodeError:
-                raise FileRefused(
-                    _("Cannot read the file's encoding: it is neither UTF-8 nor CP932 (Shift_JIS).")
-                ) from None
         if lines or others:
             yield lines, others
+
+
+def _csv_header(source: RowSource, reader) -> None:
+    """Read the header row of a CSV file into ``source.header``; a file without one is refused."""
+    names = next(reader, None)
+    if names is None:
+        raise FileRefused(_("The file is empty: it has no header row."))
+    source.header = header_read(names)
+
+
+@contextmanager
+def _csv_refused(line: Callable[[], int]) -> Iterator[None]:
+    """A CSV the csv module cannot split, or bytes the detected encoding cannot decode: refused whole."""
+    try:
+        yield
+    except csv.Error as exc:
+        raise FileRefused(
+            _("The file is not a readable CSV near line %(line)s: %(error)s.") % {"line": line(), "error": exc}
+        ) from None
+    except UnicodeDecodeError:
+        raise FileRefused(_("Cannot read the file's encoding: it is neither UTF-8 nor CP932 (Shift_JIS).")) from None
 
 
 def _no_match(text: str) -> None:
