@@ -410,16 +410,11 @@ def _rows_checked(
     ``rejections`` as they come. A CSV file's common rows take the fast path of ``CsvScan``.
     """
     if source.kind == "csv":
-        scan = CsvScan(source, window)
-        judge = _row_judge(source=source, window=window, result=result, rejections=rejections, batch=batch)
-        for lines, others in scan.chunks(CHUNK, REJECTION_CHUNK):
-            result.rows += len(lines)
-            items = [copy_line_record(text) for text in lines]
-            for line, values in others:
-                record = judge(line, values)
-                if record is not None:
-                    items.append((line, record))
-            if others and lines:
+        for lines, judged in _csv_scanned(
+            source=source, window=window, result=result, rejections=rejections, batch=batch, size=CHUNK
+        ):
+            items = [copy_line_record(text) for text in lines] + judged
+            if judged and lines:
                 items.sort(key=_first)  # the first occurrence of an id wins: keep the file's order
             yield from items
         return
@@ -473,15 +468,33 @@ def _copy_chunks(
                 lines = []
         yield lines
         return
-    scan = CsvScan(source, window)
+    for lines, judged in _csv_scanned(
+        source=source, window=window, result=result, rejections=rejections, batch=batch, size=COPY_CHUNK
+    ):
+        lines.extend(_copy_line(line, record) for line, record in judged)
+        yield lines
+
+
+def _csv_scanned(
+    *,
+    source: RowSource,
+    window: Window,
+    result: IngestResult,
+    rejections: list[ImportRejection],
+    batch: ImportBatch,
+    size: int,
+) -> Iterator[tuple[list[str], list[tuple[int, Record]]]]:
+    """A CSV file in chunks: the COPY text lines of its common rows (``CsvScan``), and the valid
+    records, with their line, of the rows the scan handed back (judged one by one)."""
     judge = _row_judge(source=source, window=window, result=result, rejections=rejections, batch=batch)
-    for lines, others in scan.chunks(COPY_CHUNK, REJECTION_CHUNK):
+    for lines, others in CsvScan(source, window).chunks(size, REJECTION_CHUNK):
         result.rows += len(lines)
+        judged = []
         for line, values in others:
             record = judge(line, values)
             if record is not None:
-                lines.append(_copy_line(line, record))
-        yield lines
+                judged.append((line, record))
+        yield lines, judged
 
 
 def _rejections_flush(rejections: list[ImportRejection]) -> None:
