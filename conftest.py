@@ -120,6 +120,31 @@ def postgres_only(db):
     need("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL=postgres://… to run this test")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_database_per_worker():
+    """Under pytest-xdist each worker keeps its cache in a Redis database of its own.
+
+    Tests empty the cache with ``cache.clear()``, which on Redis empties the whole database: with
+    one database for all workers, a test in one worker wiped the keys another was counting (the
+    throttle's, a kept stamp card) in the middle of its requests.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+    from django.test import override_settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    location = str(settings.CACHES["default"].get("LOCATION", ""))
+    if not worker.startswith("gw") or not location.startswith("redis"):
+        yield
+        return
+    parts = urlsplit(location)
+    number = (int(parts.path.strip("/") or 0) - int(worker[2:])) % 16  # gw0 keeps the configured one
+    cache = {**settings.CACHES["default"], "LOCATION": urlunsplit(parts._replace(path=f"/{number}"))}
+    with override_settings(CACHES={**settings.CACHES, "default": cache}):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_kept_copies():
     """Each test starts without a kept copy of another test's campaign, courses and missions."""
