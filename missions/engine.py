@@ -471,7 +471,7 @@ def _chunk_locked(
                 [(campaign.pk, m, False, 0, 0, 0, False) for m in members.ids],
                 conflict=["campaign_id", "member_id"],
             )
-        list(
+        locked = list(
             StampCard.objects.select_for_update()
             .filter(campaign=campaign, **members.orm())
             .order_by("member_id")
@@ -493,7 +493,7 @@ def _chunk_locked(
         if _sql_fast_path():
             from missions.engine_sql import chunk_write_sql
 
-            chunk_write_sql(campaign=campaign, rules=rules, members=members, result=result)
+            chunk_write_sql(campaign=campaign, rules=rules, members=members, result=result, cards_stored=bool(locked))
         else:
             _chunk_compute_and_write(campaign=campaign, rules=rules, members=members, result=result, dry_run=False)
 
@@ -677,24 +677,32 @@ def _chunk_compute_and_write(
     )
 
 
-def _chunks_score_worker(args: tuple[int, list[Rule], list[str], bool]) -> ScoreResult:
-    """One chunk of a parallel re-score, in a worker process with its own database connection."""
-    campaign_id, rules, member_ids, as_range = args
+def _chunks_score_worker(args: tuple[int, list[Rule], list[str] | tuple, bool]) -> ScoreResult:
+    """One chunk of a parallel re-score, in a worker process with its own database connection.
+
+    A chunk is a sorted list of member ids, or a (low, high) pair of bounds: the campaign's members
+    whose ids lie in [low, high) (None: unbounded), looked up here so that the workers share that
+    work instead of waiting for the parent to list every member first.
+    """
+    from missions.services import _members_of_campaign
+
+    campaign_id, rules, chunk, as_range = args
     global _ONE_CORE
     _ONE_CORE = True  # the pool already keeps every core busy: no parallel query workers on top
     campaign = Campaign.objects.get(pk=campaign_id)
+    member_ids = _members_of_campaign(campaign, *chunk) if isinstance(chunk, tuple) else chunk
     return chunk_score(campaign=campaign, rules=rules, member_ids=member_ids, as_range=as_range)
 
 
 def chunks_score_parallel(
-    *, campaign: Campaign, rules: Sequence[Rule], chunks: list[list[str]], jobs: int, as_range: bool = True
+    *, campaign: Campaign, rules: Sequence[Rule], chunks: list[list[str] | tuple], jobs: int, as_range: bool = True
 ) -> ScoreResult:
-    """Score disjoint chunks of sorted member ids in ``jobs`` processes, each on its own connection.
+    """Score disjoint chunks of members in ``jobs`` processes, each on its own connection.
 
-    The chunks are disjoint (member ranges, or lists with ``as_range=False``), so the workers never
-    wait for each other's card locks and every chunk is still its own database transaction: the
-    result is the serial one. Forked workers must not share the parent's connection, so it is
-    closed first (reopened on next use).
+    The chunks are disjoint (sorted member ids taken as a range, or as lists with ``as_range=False``,
+    or (low, high) bounds of member ids), so the workers never wait for each other's card locks and
+    every chunk is still its own database transaction: the result is the serial one. Forked workers
+    must not share the parent's connection, so it is closed first (reopened on next use).
     """
     import multiprocessing
 

@@ -65,8 +65,15 @@ def _completions_ordered(rules: Sequence[Rule]) -> list[Rule]:
     return ordered
 
 
-def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter, result: ScoreResult) -> None:
-    """Score the chunk ``members`` on PostgreSQL, inside the caller's transaction (cards already locked)."""
+def chunk_write_sql(
+    *, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter, result: ScoreResult, cards_stored: bool = True
+) -> None:
+    """Score the chunk ``members`` on PostgreSQL, inside the caller's transaction (cards already locked).
+
+    ``cards_stored`` False says the chunk's members have no card yet (the caller found none to
+    lock): the cards then go in as plain inserts. Should another scorer have written one of them
+    meanwhile, the unique constraint refuses the chunk, as it does for new stamps.
+    """
     now = clock.now()
     member_sql, member_params = members.sql("member_id")
     with connection.cursor() as cursor:
@@ -120,14 +127,19 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
         # Statistics for the temporary tables, or the planner guesses their sizes (and picks nested
         # loops over hundreds of thousands of rows).
         run("ANALYZE _entered, _rule, _unit")
-        run("CREATE TEMP TABLE _changed (member_id varchar(64) NOT NULL) ON COMMIT DROP")
 
-        stamp = Stamp._meta.db_table
+        stamp, ledger = Stamp._meta.db_table, LedgerLine._meta.db_table
         stamp_members = members.sql("s.member_id")[0]
-        (stored,) = one(
-            f"SELECT EXISTS (SELECT 1 FROM {stamp} s WHERE s.campaign_id = %s AND {stamp_members})",
-            [campaign.pk, *member_params],
+        stored, lines_stored = one(
+            f"SELECT EXISTS (SELECT 1 FROM {stamp} s WHERE s.campaign_id = %s AND {stamp_members}),"
+            f" EXISTS (SELECT 1 FROM {ledger} WHERE campaign_id = %s AND {member_sql} AND reward <> %s)",
+            [campaign.pk, *member_params, campaign.pk, *member_params, LOTTERY_REWARD],
         )
+        # Members scored for the first time (a cold full re-score, an import of new members): every
+        # outcome is a new stamp and every wanted reward a first award; nothing to compare with.
+        cold = not stored and not lines_stored
+        if not cold:  # the members whose stamps or lines change, counted once at the end
+            run("CREATE TEMP TABLE _changed (member_id varchar(64) NOT NULL) ON COMMIT DROP")
         # What every (member, mission) with an outcome should show: cleared only for entered members.
         wanted = (
             "wanted AS ("
@@ -152,9 +164,16 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
                 f' FROM {source} ORDER BY member_id COLLATE "C" RETURNING member_id)'
             )
 
-        if not stored:
-            # Members scored for the first time (a cold full re-score, an import of new members):
-            # every outcome is a new stamp; no stored state to compare with.
+        if cold:
+            # Every member with an outcome gets stamps, and only such a member can get an award:
+            # the members changed are the stamps' (no list of them to keep for the ledger's).
+            changed, members_changed = one(
+                f'WITH {wanted}, {inserted("wanted")} SELECT count(*), count(DISTINCT member_id COLLATE "C")'
+                f" FROM inserted",
+                [campaign.pk, now],
+            )
+            result.members_changed += members_changed
+        elif not stored:
             (changed,) = one(
                 f"WITH {wanted}, {inserted('wanted')},"
                 f" noted AS (INSERT INTO _changed SELECT DISTINCT member_id FROM inserted RETURNING 1)"
@@ -196,76 +215,93 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
         # Ledger: per (member, reward, unit), the latest award generation and whether it was reversed,
         # against what an entered member should hold now. A changed or withdrawn reward reverses the
         # active line; a wanted reward not active is awarded as the next generation.
-        ledger = LedgerLine._meta.db_table
         award, reversal = str(LedgerKind.AWARD), str(LedgerKind.REVERSAL)
-        awards, reversals, delta = one(
-            f"WITH lines AS ("
-            f" SELECT member_id, reward, unit, generation, kind, points,"
-            f"  max(generation) FILTER (WHERE kind = %s) OVER (PARTITION BY member_id, reward, unit) AS latest"
-            f" FROM {ledger} WHERE campaign_id = %s AND {member_sql} AND reward <> %s"
-            f"), state AS ("
-            f" SELECT member_id, reward, unit, coalesce(max(latest), 0) AS generation,"
-            f"  coalesce(sum(points) FILTER (WHERE generation = latest AND kind = %s), 0) AS held,"
-            f"  bool_or(generation = latest AND kind = %s) AS reversed"
-            f" FROM lines GROUP BY member_id, reward, unit"
-            f"), desired AS ("
-            f" SELECT o.member_id, r.code AS reward, 1 AS unit, r.reward_points AS points, o.cleared_at AS at"
-            f" FROM _out o JOIN _rule r USING (mission_id) JOIN _entered USING (member_id)"
-            f" WHERE r.unit_points = 0 AND o.cleared_at IS NOT NULL"
-            f" UNION ALL"
-            f" SELECT u.member_id, r.code, u.unit, r.unit_points, u.at"
-            f" FROM _unit u JOIN _rule r USING (mission_id) JOIN _entered USING (member_id) WHERE r.unit_points > 0"
-            f"), diff AS ("
-            f" SELECT coalesce(s.member_id, d.member_id) AS member_id, coalesce(s.reward, d.reward) AS reward,"
-            f"  coalesce(s.unit, d.unit) AS unit, coalesce(s.generation, 0) AS generation,"
-            f"  (coalesce(s.generation, 0) > 0 AND NOT coalesce(s.reversed, false)) AS active,"
-            f"  coalesce(s.held, 0) AS held, d.points AS want, d.at"
-            f" FROM state s FULL JOIN desired d"
-            f"  ON d.member_id = s.member_id AND d.reward = s.reward AND d.unit = s.unit"
-            f"), new_lines AS ("
-            f" SELECT diff.member_id, r.mission_id, diff.reward, diff.unit, diff.generation, %s AS kind,"
-            f"  -diff.held AS points,"
-            f"  coalesce(r.point_type, 'limited') AS point_type,"
-            f"  left(diff.reward || CASE WHEN diff.want IS NULL THEN ' withdrawn: no longer met'"
-            f"   ELSE ' reward changed' END, 200) AS reason, %s::timestamptz AS occurred_at"
-            f" FROM diff LEFT JOIN _rule r ON r.code = diff.reward"
-            f" WHERE diff.active AND (diff.want IS NULL OR diff.want <> diff.held)"
-            f" UNION ALL"
-            f" SELECT diff.member_id, r.mission_id, diff.reward, diff.unit, diff.generation + 1, %s, diff.want,"
-            f"  r.point_type, left(diff.reward || CASE WHEN r.unit_points > 0 THEN ' unit ' || diff.unit"
-            f"   ELSE ' cleared' END, 200), diff.at"
-            f" FROM diff JOIN _rule r ON r.code = diff.reward"
-            f" WHERE diff.want > 0 AND (NOT diff.active OR diff.want <> diff.held)"
-            f"), written AS ("
-            f" INSERT INTO {ledger} (campaign_id, member_id, mission_id, reward, unit, generation, kind, points,"
-            f"  point_type, reason, occurred_at, created_at)"
-            f" SELECT %s, member_id, mission_id, reward, unit, generation, kind, points, point_type, reason,"
-            f'  occurred_at, %s FROM new_lines ORDER BY member_id COLLATE "C"'
-            f" RETURNING member_id, kind, points"
-            f"), noted AS (INSERT INTO _changed SELECT DISTINCT member_id FROM written RETURNING 1)"
-            f" SELECT count(*) FILTER (WHERE kind = %s), count(*) FILTER (WHERE kind = %s), coalesce(sum(points), 0)"
-            f" FROM written",
-            [
-                award,
-                campaign.pk,
-                *member_params,
-                LOTTERY_REWARD,
-                award,
-                reversal,
-                reversal,
-                now,
-                award,
-                campaign.pk,
-                now,
-                award,
-                reversal,
-            ],
+        desired = (
+            "desired AS ("
+            " SELECT o.member_id, r.code AS reward, 1 AS unit, r.reward_points AS points, o.cleared_at AS at"
+            " FROM _out o JOIN _rule r USING (mission_id) JOIN _entered USING (member_id)"
+            " WHERE r.unit_points = 0 AND o.cleared_at IS NOT NULL"
+            " UNION ALL"
+            " SELECT u.member_id, r.code, u.unit, r.unit_points, u.at"
+            " FROM _unit u JOIN _rule r USING (mission_id) JOIN _entered USING (member_id) WHERE r.unit_points > 0)"
         )
+        award_reason = "left(d.reward || CASE WHEN r.unit_points > 0 THEN ' unit ' || d.unit ELSE ' cleared' END, 200)"
+        # In member order, the unique index fills page by page ("C": the order only groups a member's lines).
+        columns = "campaign_id, member_id, mission_id, reward, unit, generation, kind, points, point_type, reason"
+        columns += ", occurred_at, created_at"
+        if cold:
+            # No line to continue or reverse: every wanted reward is the first generation's award.
+            awards, delta = one(
+                f"WITH {desired}, written AS ("
+                f" INSERT INTO {ledger} ({columns})"
+                f" SELECT %s, d.member_id, r.mission_id, d.reward, d.unit, 1, %s, d.points, r.point_type,"
+                f"  {award_reason}, d.at, %s"
+                f' FROM desired d JOIN _rule r ON r.code = d.reward WHERE d.points > 0 ORDER BY d.member_id COLLATE "C"'
+                f" RETURNING points"
+                f") SELECT count(*), coalesce(sum(points), 0) FROM written",
+                [campaign.pk, award, now],
+            )
+            reversals = 0
+        else:
+            awards, reversals, delta = one(
+                f"WITH lines AS ("
+                f" SELECT member_id, reward, unit, generation, kind, points,"
+                f"  max(generation) FILTER (WHERE kind = %s) OVER (PARTITION BY member_id, reward, unit) AS latest"
+                f" FROM {ledger} WHERE campaign_id = %s AND {member_sql} AND reward <> %s"
+                f"), state AS ("
+                f" SELECT member_id, reward, unit, coalesce(max(latest), 0) AS generation,"
+                f"  coalesce(sum(points) FILTER (WHERE generation = latest AND kind = %s), 0) AS held,"
+                f"  bool_or(generation = latest AND kind = %s) AS reversed"
+                f" FROM lines GROUP BY member_id, reward, unit"
+                f"), {desired}, diff AS ("
+                f" SELECT coalesce(s.member_id, d.member_id) AS member_id, coalesce(s.reward, d.reward) AS reward,"
+                f"  coalesce(s.unit, d.unit) AS unit, coalesce(s.generation, 0) AS generation,"
+                f"  (coalesce(s.generation, 0) > 0 AND NOT coalesce(s.reversed, false)) AS active,"
+                f"  coalesce(s.held, 0) AS held, d.points AS want, d.at"
+                f" FROM state s FULL JOIN desired d"
+                f"  ON d.member_id = s.member_id AND d.reward = s.reward AND d.unit = s.unit"
+                f"), new_lines AS ("
+                f" SELECT d.member_id, r.mission_id, d.reward, d.unit, d.generation, %s AS kind,"
+                f"  -d.held AS points,"
+                f"  coalesce(r.point_type, 'limited') AS point_type,"
+                f"  left(d.reward || CASE WHEN d.want IS NULL THEN ' withdrawn: no longer met'"
+                f"   ELSE ' reward changed' END, 200) AS reason, %s::timestamptz AS occurred_at"
+                f" FROM diff d LEFT JOIN _rule r ON r.code = d.reward"
+                f" WHERE d.active AND (d.want IS NULL OR d.want <> d.held)"
+                f" UNION ALL"
+                f" SELECT d.member_id, r.mission_id, d.reward, d.unit, d.generation + 1, %s, d.want,"
+                f"  r.point_type, {award_reason}, d.at"
+                f" FROM diff d JOIN _rule r ON r.code = d.reward"
+                f" WHERE d.want > 0 AND (NOT d.active OR d.want <> d.held)"
+                f"), written AS ("
+                f" INSERT INTO {ledger} ({columns})"
+                f" SELECT %s, member_id, mission_id, reward, unit, generation, kind, points, point_type, reason,"
+                f'  occurred_at, %s FROM new_lines ORDER BY member_id COLLATE "C"'
+                f" RETURNING member_id, kind, points"
+                f"), noted AS (INSERT INTO _changed SELECT DISTINCT member_id FROM written RETURNING 1)"
+                f" SELECT count(*) FILTER (WHERE kind = %s), count(*) FILTER (WHERE kind = %s),"
+                f" coalesce(sum(points), 0) FROM written",
+                [
+                    award,
+                    campaign.pk,
+                    *member_params,
+                    LOTTERY_REWARD,
+                    award,
+                    reversal,
+                    reversal,
+                    now,
+                    award,
+                    campaign.pk,
+                    now,
+                    award,
+                    reversal,
+                ],
+            )
+            (members_changed,) = one('SELECT count(DISTINCT member_id COLLATE "C") FROM _changed')
+            result.members_changed += members_changed
         result.awards += awards
         result.reversals += reversals
         result.points_delta += int(delta)
-        (members_changed,) = one('SELECT count(DISTINCT member_id COLLATE "C") FROM _changed')
-        result.members_changed += members_changed
 
         # Cards: the summary of the above for every member of the chunk.
         lottery_needed = sum(1 for r in rules if r.counts_for_lottery)
@@ -284,10 +320,14 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
             f"  sum(points) FILTER (WHERE point_type = 'basic') AS basic"
             f"  FROM {ledger} WHERE campaign_id = %s AND {member_sql} GROUP BY member_id) b USING (member_id)"
             f" ORDER BY m.member_id"
-            f" ON CONFLICT (campaign_id, member_id) DO UPDATE SET entered = EXCLUDED.entered,"
-            f"  stamps_cleared = EXCLUDED.stamps_cleared, points_limited = EXCLUDED.points_limited,"
-            f"  points_basic = EXCLUDED.points_basic, lottery_eligible = EXCLUDED.lottery_eligible,"
-            f"  scored_at = EXCLUDED.scored_at",
+            + (
+                " ON CONFLICT (campaign_id, member_id) DO UPDATE SET entered = EXCLUDED.entered,"
+                "  stamps_cleared = EXCLUDED.stamps_cleared, points_limited = EXCLUDED.points_limited,"
+                "  points_basic = EXCLUDED.points_basic, lottery_eligible = EXCLUDED.lottery_eligible,"
+                "  scored_at = EXCLUDED.scored_at"
+                if cards_stored
+                else ""  # no card to update: a plain insert, without a speculative insertion per card
+            ),
             [
                 campaign.pk,
                 lottery_needed,
@@ -298,7 +338,7 @@ def chunk_write_sql(*, campaign: Campaign, rules: Sequence[Rule], members: Membe
                 *member_params,
             ],
         )
-        for table in ("_out", "_unit", "_rule", "_entered", "_changed"):
+        for table in ("_out", "_unit", "_rule", "_entered", *([] if cold else ["_changed"])):
             run(f"DROP TABLE {table}")
 
 

@@ -55,6 +55,5 @@ def rescore_parallel(*, campaign: Campaign, jobs: int):
     from missions.engine import chunks_score_parallel
     from missions.rules import rules_load
 
-    ids, size = services._members_of_campaign(campaign), services.full_chunk_size()
-    chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
-    return chunks_score_parallel(campaign=campaign, rules=rules_load(campaign=campaign), chunks=chunks, jobs=jobs)
+    spans = services.member_spans(services.full_chunk_size())
+    return chunks_score_parallel(campaign=campaign, rules=rules_load(campaign=campaign), chunks=spans, jobs=jobs)
