@@ -97,6 +97,9 @@ class IngestResult:
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     member_ids: set[str] = field(default_factory=set)
+    # PostgreSQL file import: every staged row was stored, so the touched members are the staged
+    # ones, kept in the session's temporary table ``import_touched`` until they are scored.
+    touched_staged: bool = False
     warnings: list[str] = field(default_factory=list)
     # Seconds per phase of a file import: read_check and merge (PostgreSQL), store (all before scoring), score.
     phases: dict[str, float] = field(default_factory=dict)
@@ -554,10 +557,21 @@ def transactions_import(
     report(result.rows)
     result.phases["store"] = time.monotonic() - started
     logger.info("Import #%s: %s in %.1f s", batch.pk, result.summary(), time.monotonic() - started)
-    if scoring != "none":
-        scoring_started = time.monotonic()
-        _touched_score(campaign=campaign, batch=batch, now=scoring == "now", accepted=result.accepted)
-        result.phases["score"] = time.monotonic() - scoring_started
+    try:
+        if scoring != "none":
+            scoring_started = time.monotonic()
+            _touched_score(
+                campaign=campaign,
+                batch=batch,
+                now=scoring == "now",
+                accepted=result.accepted,
+                staged=result.touched_staged,
+            )
+            result.phases["score"] = time.monotonic() - scoring_started
+    finally:
+        if result.touched_staged:
+            with connection.cursor() as cursor:
+                cursor.execute("DROP TABLE IF EXISTS import_touched")
     return result
 
 
@@ -596,8 +610,14 @@ def _record_raw(record: Record) -> dict[str, str]:
 ANALYZE_AFTER = 50_000  # accepted rows after which an import refreshes the planner's statistics
 
 
-def _touched_score(*, campaign: Campaign, batch: ImportBatch, now: bool, accepted: int = 0) -> None:
-    """Re-score the members whose transactions this import stored, in chunks (bounded memory)."""
+def _touched_score(
+    *, campaign: Campaign, batch: ImportBatch, now: bool, accepted: int = 0, staged: bool = False
+) -> None:
+    """Re-score the members whose transactions this import stored, in chunks (bounded memory).
+
+    ``staged``: the members are the ``import_touched`` table's (every staged row was stored),
+    read without going over the batch's records again (1.3 s per million rows).
+    """
     from missions import services as scoring
 
     if connection.vendor == "postgresql" and accepted >= ANALYZE_AFTER:
@@ -605,13 +625,16 @@ def _touched_score(*, campaign: Campaign, batch: ImportBatch, now: bool, accepte
         # planned on them walked a million rows through the wrong index. A sample costs ~0.3 s.
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {Transaction._meta.db_table}")
-    ids = (
-        Transaction.objects.filter(import_batch=batch)
-        .order_by("member_id")
-        .values_list("member_id", flat=True)
-        .distinct()
-        .iterator(chunk_size=scoring.SCORE_CHUNK)
-    )
+    if staged:
+        ids = _staged_members(size=scoring.SCORE_CHUNK)
+    else:
+        ids = (
+            Transaction.objects.filter(import_batch=batch)
+            .order_by("member_id")
+            .values_list("member_id", flat=True)
+            .distinct()
+            .iterator(chunk_size=scoring.SCORE_CHUNK)
+        )
     if now:
         # Scored here and now (the command): the large chunks of a full re-score, one process per
         # core on PostgreSQL. The ids are one per touched member, not per row.
@@ -628,6 +651,14 @@ def _touched_score(*, campaign: Campaign, batch: ImportBatch, now: bool, accepte
             chunk = []
     if chunk:
         scoring.members_score_later(campaign=campaign, member_ids=chunk)
+
+
+def _staged_members(*, size: int) -> Iterator[str]:
+    """The members of ``import_touched`` in id order, fetched ``size`` at a time (a server-side cursor)."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute("SELECT member_id FROM import_touched ORDER BY member_id")
+        while rows := cursor.fetchmany(size):
+            yield from (row[0] for row in rows)
 
 
 # --- PostgreSQL: COPY into a staging table, merge set-based ---------------------------------
@@ -728,10 +759,14 @@ def _merge_staged(*, cursor, campaign: Campaign, batch: ImportBatch, result: Ing
     """Merge ``import_stage`` into the store; judge row by row only when not every row was new."""
     cursor.execute("SET LOCAL work_mem = '256MB'")  # a million staged rows sort in memory, not on disk
     cursor.execute("SET LOCAL jit = off")  # a fresh staging table plans as huge: compiling cost more than it saved
+    # The file's members, once: new ones are added before their records, and when every row goes
+    # in they are the members to score (kept past this transaction, dropped after the scoring).
+    cursor.execute("DROP TABLE IF EXISTS import_touched")
+    cursor.execute("CREATE TEMP TABLE import_touched AS SELECT DISTINCT member_id FROM import_stage")
     cursor.execute(
         "INSERT INTO campaign_member (member_id, created_at) "
-        "SELECT DISTINCT s.member_id, %s::timestamptz FROM import_stage s "
-        "WHERE NOT EXISTS (SELECT 1 FROM campaign_member m WHERE m.member_id = s.member_id) "
+        "SELECT t.member_id, %s::timestamptz FROM import_touched t "
+        "WHERE NOT EXISTS (SELECT 1 FROM campaign_member m WHERE m.member_id = t.member_id) "
         "ON CONFLICT (member_id) DO NOTHING",
         [timezone.now()],
     )
@@ -760,7 +795,9 @@ def _merge_staged(*, cursor, campaign: Campaign, batch: ImportBatch, result: Ing
     # so every row is accepted (whatever other writers do meanwhile, the count is this insert's).
     if inserted == staged:
         result.accepted += inserted
+        result.touched_staged = True
         return
+    cursor.execute("DROP TABLE import_touched")  # some rows were not stored: their members may be untouched
     cursor.execute("CREATE INDEX ON import_stage (transaction_id, line)")
     cursor.execute("ANALYZE import_stage")
     cursor.execute(

@@ -279,3 +279,29 @@ def test_the_import_scores_the_members_it_touches(tmp_path, in_campaign):
     run(write(tmp_path, f"{HEADER}\nT1,M1,charge,100000,,,2026-03-06 07:30,,bank\n"))
     cleared = set(Stamp.objects.filter(member_id="M1", cleared=True).values_list("mission__code", flat=True))
     assert {"casual-1", "mania-7", "mania-9", "mania-10"} <= cleared
+
+
+def test_every_member_of_a_file_of_new_rows_is_scored_and_nothing_is_left_behind(tmp_path, in_campaign):
+    from django.db import connection
+
+    from missions.models import StampCard
+
+    rows = "".join(f"T{n},M{n},charge,1000,,,2026-03-06 07:30,,bank\n" for n in range(1, 6))
+    out, _ = run(write(tmp_path, f"{HEADER}\n{rows}"))
+    assert summary(out) == "rows=5 accepted=5 duplicates=0 rejected=0"
+    assert set(StampCard.objects.values_list("member_id", flat=True)) == {f"M{n}" for n in range(1, 6)}
+    if connection.vendor == "postgresql":  # the members kept for the scoring are dropped with it
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass('import_touched')")
+            assert cursor.fetchone()[0] is None
+
+
+def test_a_file_with_a_stored_row_scores_the_members_of_its_new_rows(tmp_path, in_campaign):
+    from missions.models import StampCard
+
+    run(write(tmp_path, f"{HEADER}\nT1,M1,charge,1000,,,2026-03-06 07:30,,bank\n", name="first.csv"))
+    StampCard.objects.all().delete()
+    second = f"{HEADER}\nT1,M1,charge,1000,,,2026-03-06 07:30,,bank\nT2,M2,charge,1000,,,2026-03-06 08:30,,bank\n"
+    out, _ = run(write(tmp_path, second, name="second.csv"))
+    assert summary(out) == "rows=2 accepted=1 duplicates=1 rejected=0"
+    assert set(StampCard.objects.values_list("member_id", flat=True)) == {"M2"}
