@@ -203,7 +203,11 @@ def chunk_write_sql(
                 f"), updated AS ("
                 f" UPDATE {stamp} s SET progress = c.progress, target = c.target, cleared = c.cleared,"
                 f"  cleared_at = c.cleared_at, cleared_by_transaction_id = c.tx_pk, cleared_by_video_view_id = c.vv_pk,"
-                f"  updated_at = %s FROM changes c WHERE c.id IS NOT NULL AND s.id = c.id RETURNING s.member_id"
+                f"  updated_at = %s FROM changes c"
+                # The stamps to update by their key (an index scan whatever the planner believes
+                # of the changes): a join alone hashed every stamp of the table to update a few.
+                f" WHERE s.id = ANY(ARRAY(SELECT id FROM changes WHERE id IS NOT NULL)) AND s.id = c.id"
+                f" RETURNING s.member_id"
                 f"), {inserted('changes WHERE id IS NULL')}, noted AS ("
                 f" INSERT INTO _changed SELECT DISTINCT member_id FROM updated"
                 f" UNION ALL SELECT DISTINCT member_id FROM inserted RETURNING 1"

@@ -71,7 +71,29 @@ def members_score(
             campaign=campaign, rules=rules, member_ids=ids[start : start + size], as_range=as_range, dry_run=dry_run
         )
         result.add(chunk)
+    if not dry_run and len(ids) > SCORE_CHUNK:
+        scoring_statistics_refresh()
     return result
+
+
+def scoring_statistics_refresh() -> None:
+    """After a bulk scoring, a quick sample of the scoring tables for the planner (PostgreSQL).
+
+    Freshly written tables have no statistics until autovacuum samples them, up to a minute
+    later; meanwhile the next pushes' scoring was planned on none and scanned every stamp
+    (0.9 s instead of 0.3 s for 1,000 members). A sample of 3,000 rows per table (statistics
+    target 10) takes ~50 ms; autovacuum's full sample replaces it later.
+    """
+    if connection.vendor != "postgresql":
+        return
+    from django.db import transaction
+
+    from missions.models import LedgerLine, Stamp, StampCard
+
+    tables = ", ".join(model._meta.db_table for model in (Stamp, LedgerLine, StampCard))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL default_statistics_target = 10")
+        cursor.execute(f"ANALYZE {tables}")
 
 
 def member_chunks_score(*, campaign: Campaign, chunks: list[list[str]], jobs: int) -> ScoreResult:
@@ -92,6 +114,8 @@ def member_chunks_score(*, campaign: Campaign, chunks: list[list[str]], jobs: in
     else:
         for chunk in chunks:
             result.add(chunk_score(campaign=campaign, rules=rules, member_ids=chunk))
+    if result.members_scored > SCORE_CHUNK:
+        scoring_statistics_refresh()
     return result
 
 
