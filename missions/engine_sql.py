@@ -85,9 +85,19 @@ def chunk_write_sql(
             cursor.execute(sql, list(params))
             return cursor.fetchone()
 
+        # The chunk's entered members first: every outcome row carries whether its member is entered
+        # (and its mission's target), so the stamps, ledger and cards read ``_out`` without joins.
+        run(
+            f"CREATE TEMP TABLE _entered ON COMMIT DROP AS SELECT DISTINCT member_id FROM {Entry._meta.db_table} "
+            f"WHERE campaign_id = %s AND {member_sql}",
+            [campaign.pk, *member_params],
+        )
+        run("ALTER TABLE _entered ADD PRIMARY KEY (member_id)")
+        run("ANALYZE _entered")
         run(
             "CREATE TEMP TABLE _out (member_id varchar(64) NOT NULL, mission_id bigint NOT NULL,"
-            " progress integer NOT NULL, cleared_at timestamptz, tx_pk bigint, vv_pk bigint) ON COMMIT DROP"
+            " progress integer NOT NULL, target integer NOT NULL, entered boolean NOT NULL, cleared_at timestamptz,"
+            " tx_pk bigint, vv_pk bigint) ON COMMIT DROP"
         )
         run(
             "CREATE TEMP TABLE _unit (member_id varchar(64) NOT NULL, mission_id bigint NOT NULL,"
@@ -118,23 +128,27 @@ def chunk_write_sql(
         if rule_rows:
             values, params = _values(rule_rows, ["bigint", "varchar", "int", "int", "int", "varchar", "boolean"])
             run(f"INSERT INTO _rule VALUES {values}", params)
-        run(
-            f"CREATE TEMP TABLE _entered ON COMMIT DROP AS SELECT DISTINCT member_id FROM {Entry._meta.db_table} "
-            f"WHERE campaign_id = %s AND {member_sql}",
-            [campaign.pk, *member_params],
-        )
-        run("ALTER TABLE _entered ADD PRIMARY KEY (member_id)")
         # Statistics for the temporary tables, or the planner guesses their sizes (and picks nested
         # loops over hundreds of thousands of rows).
-        run("ANALYZE _entered, _rule, _unit")
+        run("ANALYZE _rule, _unit")
 
         stamp, ledger = Stamp._meta.db_table, LedgerLine._meta.db_table
         stamp_members = members.sql("s.member_id")[0]
-        stored, lines_stored = one(
-            f"SELECT EXISTS (SELECT 1 FROM {stamp} s WHERE s.campaign_id = %s AND {stamp_members}),"
-            f" EXISTS (SELECT 1 FROM {ledger} WHERE campaign_id = %s AND {member_sql} AND reward <> %s)",
-            [campaign.pk, *member_params, campaign.pk, *member_params, LOTTERY_REWARD],
-        )
+        if members.as_range:
+            # The first id in the range, read from the index: an EXISTS over a range with no row
+            # (a cold chunk) was planned as a scan of the table the earlier chunks had just filled.
+            stored, lines_stored = one(
+                f"SELECT (SELECT min(s.member_id) FROM {stamp} s WHERE s.campaign_id = %s AND {stamp_members})"
+                f" IS NOT NULL, (SELECT min(member_id) FROM {ledger} WHERE campaign_id = %s AND {member_sql}"
+                f" AND reward <> %s) IS NOT NULL",
+                [campaign.pk, *member_params, campaign.pk, *member_params, LOTTERY_REWARD],
+            )
+        else:
+            stored, lines_stored = one(
+                f"SELECT EXISTS (SELECT 1 FROM {stamp} s WHERE s.campaign_id = %s AND {stamp_members}),"
+                f" EXISTS (SELECT 1 FROM {ledger} WHERE campaign_id = %s AND {member_sql} AND reward <> %s)",
+                [campaign.pk, *member_params, campaign.pk, *member_params, LOTTERY_REWARD],
+            )
         # Members scored for the first time (a cold full re-score, an import of new members): every
         # outcome is a new stamp and every wanted reward a first award; nothing to compare with.
         cold = not stored and not lines_stored
@@ -143,12 +157,12 @@ def chunk_write_sql(
         # What every (member, mission) with an outcome should show: cleared only for entered members.
         wanted = (
             "wanted AS ("
-            " SELECT o.member_id, o.mission_id, o.progress, r.target,"
-            "  (e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL) AS cleared,"
-            "  CASE WHEN e.member_id IS NOT NULL THEN o.cleared_at END AS cleared_at,"
-            "  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.tx_pk END AS tx_pk,"
-            "  CASE WHEN e.member_id IS NOT NULL AND o.cleared_at IS NOT NULL THEN o.vv_pk END AS vv_pk"
-            " FROM _out o JOIN _rule r USING (mission_id) LEFT JOIN _entered e USING (member_id))"
+            " SELECT o.member_id, o.mission_id, o.progress, o.target,"
+            "  (o.entered AND o.cleared_at IS NOT NULL) AS cleared,"
+            "  CASE WHEN o.entered THEN o.cleared_at END AS cleared_at,"
+            "  CASE WHEN o.entered AND o.cleared_at IS NOT NULL THEN o.tx_pk END AS tx_pk,"
+            "  CASE WHEN o.entered AND o.cleared_at IS NOT NULL THEN o.vv_pk END AS vv_pk"
+            " FROM _out o)"
         )
 
         def inserted(source: str) -> str:
@@ -223,8 +237,8 @@ def chunk_write_sql(
         desired = (
             "desired AS ("
             " SELECT o.member_id, r.code AS reward, 1 AS unit, r.reward_points AS points, o.cleared_at AS at"
-            " FROM _out o JOIN _rule r USING (mission_id) JOIN _entered USING (member_id)"
-            " WHERE r.unit_points = 0 AND o.cleared_at IS NOT NULL"
+            " FROM _out o JOIN _rule r USING (mission_id)"
+            " WHERE o.entered AND r.unit_points = 0 AND o.cleared_at IS NOT NULL"
             " UNION ALL"
             " SELECT u.member_id, r.code, u.unit, r.unit_points, u.at"
             " FROM _unit u JOIN _rule r USING (mission_id) JOIN _entered USING (member_id) WHERE r.unit_points > 0)"
@@ -318,8 +332,8 @@ def chunk_write_sql(
             f" FROM unnest({ids_array_sql()}) AS m(member_id)"
             f" LEFT JOIN _entered e USING (member_id)"
             f" LEFT JOIN (SELECT o.member_id, count(*) AS cleared, count(*) FILTER (WHERE r.lottery) AS lottery"
-            f"  FROM _out o JOIN _rule r USING (mission_id) JOIN _entered USING (member_id)"
-            f"  WHERE o.cleared_at IS NOT NULL GROUP BY o.member_id) c USING (member_id)"
+            f"  FROM _out o JOIN _rule r USING (mission_id)"
+            f"  WHERE o.entered AND o.cleared_at IS NOT NULL GROUP BY o.member_id) c USING (member_id)"
             f" LEFT JOIN (SELECT member_id, sum(points) FILTER (WHERE point_type = 'limited') AS limited,"
             f"  sum(points) FILTER (WHERE point_type = 'basic') AS basic"
             f"  FROM {ledger} WHERE campaign_id = %s AND {member_sql} GROUP BY member_id) b USING (member_id)"
@@ -346,6 +360,11 @@ def chunk_write_sql(
             run(f"DROP TABLE {table}")
 
 
+def _with_entered(query: str) -> str:
+    """The rows of ``query`` (one per member) with ``entered``: whether the member is in ``_entered``."""
+    return f"SELECT q.*, q.member_id IN (SELECT member_id FROM _entered) AS entered FROM ({query}) q"
+
+
 def _records_insert(run, *, campaign: Campaign, rules: Sequence[Rule], members: MemberFilter) -> None:
     """The engine's record statement, one row per member, unpivoted into ``_out`` (and ``_unit``)."""
     counting = [r for r in rules if r.counts_records]
@@ -356,18 +375,21 @@ def _records_insert(run, *, campaign: Campaign, rules: Sequence[Rule], members: 
         query, params = lean
         rows = ", ".join(f"({r.mission_id}, {int(r.target)}, c{k}, i{k}, a{k})" for k, r in enumerate(counting))
         run(
-            f"INSERT INTO _out (member_id, mission_id, progress, cleared_at, tx_pk) "
-            f"SELECT e.member_id, v.mission_id, least(v.c, v.target), v.at, v.pk "
-            f"FROM ({query}) e CROSS JOIN LATERAL (VALUES {rows}) AS v(mission_id, target, c, pk, at) WHERE v.c > 0",
+            f"INSERT INTO _out (member_id, mission_id, progress, target, entered, cleared_at, tx_pk) "
+            f"SELECT e.member_id, v.mission_id, least(v.c, v.target), v.target, e.entered, v.at, v.pk "
+            f"FROM ({_with_entered(query)}) e CROSS JOIN LATERAL (VALUES {rows}) AS v(mission_id, target, c, pk, at)"
+            f" WHERE v.c > 0",
             params,
         )
         return
     query, params = records_query(campaign=campaign, counting=counting, members=members, micros=False)
     outcome_rows = ", ".join(f"({r.mission_id}, {int(r.target)}, c{k}, i{k}, a{k})" for k, r in enumerate(counting))
     unpivot = (
-        f"INSERT INTO _out (member_id, mission_id, progress, cleared_at, tx_pk) "
-        f"SELECT e.member_id, v.mission_id, least(v.c, v.target), CASE WHEN v.pk IS NOT NULL THEN v.at END, v.pk "
-        f"FROM evaluated e CROSS JOIN LATERAL (VALUES {outcome_rows}) AS v(mission_id, target, c, pk, at) "
+        f"INSERT INTO _out (member_id, mission_id, progress, target, entered, cleared_at, tx_pk) "
+        f"SELECT e.member_id, v.mission_id, least(v.c, v.target), v.target, e.entered,"
+        f" CASE WHEN v.pk IS NOT NULL THEN v.at END, v.pk "
+        f"FROM ({_with_entered('SELECT * FROM evaluated')}) e"
+        f" CROSS JOIN LATERAL (VALUES {outcome_rows}) AS v(mission_id, target, c, pk, at) "
         f"WHERE v.c > 0"
     )
     unit_rows = [
@@ -473,8 +495,9 @@ def _videos_insert(run, *, campaign: Campaign, rules: Sequence[Rule], members: M
     for rule in video_rules:
         target = int(rule.target)
         run(
-            f"INSERT INTO _out (member_id, mission_id, progress, cleared_at, vv_pk) "
-            f"SELECT member_id, %s, least(count(*), {target}), max(watched_at) FILTER (WHERE n = {target}), "
+            f"INSERT INTO _out (member_id, mission_id, progress, target, entered, cleared_at, vv_pk) "
+            f"SELECT member_id, %s, least(count(*), {target}), {target}, member_id IN (SELECT member_id FROM _entered),"
+            f" max(watched_at) FILTER (WHERE n = {target}), "
             f"max(id) FILTER (WHERE n = {target}) FROM ({ranked}) x GROUP BY member_id",
             [rule.mission_id, campaign.pk, *member_params],
         )
@@ -504,8 +527,8 @@ def _completions_insert(run, *, rules: Sequence[Rule]) -> None:
             return f"(array_agg(o.{column} ORDER BY o.cleared_at DESC, q.position))[1]"
 
         run(
-            f"INSERT INTO _out (member_id, mission_id, progress, cleared_at, tx_pk, vv_pk) "
-            f"SELECT o.member_id, %s, least(count(*), {int(rule.target)}), "
+            f"INSERT INTO _out (member_id, mission_id, progress, target, entered, cleared_at, tx_pk, vv_pk) "
+            f"SELECT o.member_id, %s, least(count(*), {int(rule.target)}), {int(rule.target)}, bool_or(o.entered), "
             f"CASE WHEN count(*) = {everything} THEN max(o.cleared_at) END, "
             f"CASE WHEN count(*) = {everything} THEN {last('tx_pk')} END, "
             f"CASE WHEN count(*) = {everything} THEN {last('vv_pk')} END "

@@ -163,6 +163,28 @@ def test_sql_path_writes_what_the_python_path_writes_through_a_whole_history(in_
     _in_rollback(body)
 
 
+@HYPOTHESIS
+@given(month_list=st.lists(months(), min_size=MEMBERS, max_size=MEMBERS))
+def test_sql_path_agrees_through_the_general_record_statement(in_campaign, month_list):
+    """A record mission rewarded per unit takes the general record statement instead of the lean one."""
+    campaign = in_campaign
+
+    def body():
+        Mission.objects.filter(campaign=campaign, code="casual-2").update(unit_points=40)
+
+        def arrive(prefix):
+            for i, month in enumerate(month_list):
+                _store(campaign, f"{prefix}{i}", month)
+
+        _both(campaign, arrive)
+        Mission.objects.filter(campaign=campaign, code="casual-2").update(unit_points=60)
+        _both(campaign, lambda prefix: None)
+        _score(campaign, "", sql=True, full=True)
+        assert _snapshot("B") == _snapshot("A")
+
+    _in_rollback(body)
+
+
 def test_sql_path_counts_what_it_changed_as_the_python_path_does(in_campaign):
     """The counters of a chunk (stamps changed, awards, reversals, points) agree too."""
     campaign = in_campaign
