@@ -27,7 +27,7 @@ from missions.exporting import (
     points_export_later,
 )
 from missions.models import Course, LedgerLine, Mission, PointExport, Stamp, StampCard, Video
-from missions.services import campaign_rescore_later, members_score
+from missions.services import campaign_rescore_later, rule_change_preview
 
 # Changing one of these changes who clears what: after the start, it needs a re-score.
 RULE_FIELDS = {
@@ -202,14 +202,15 @@ class MissionAdmin(SimpleHistoryAdmin):
         if not changed:
             return None
         edited = form.save(commit=False)  # unsaved: only the dry run sees it
-        result = members_score(campaign=mission.campaign, member_ids=None, dry_run=True, missions=[edited])
+        preview = rule_change_preview(campaign=mission.campaign, missions=[edited])
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Confirm the rule change"),
             "opts": self.opts,
             "original": mission,
             "changed_fields": [Mission._meta.get_field(name).verbose_name for name in changed],
-            "result": result,
+            "result": preview.result,
+            "preview": preview,
             "post_items": [(key, value) for key in request.POST for value in request.POST.getlist(key)],
             "confirm_field": CONFIRM_FIELD,
         }

@@ -96,6 +96,47 @@ def scoring_statistics_refresh() -> None:
         cursor.execute(f"ANALYZE {tables}")
 
 
+PREVIEW_SAMPLE = 5000  # members a rule change's preview evaluates; beyond that, a random sample scaled up
+
+
+@dataclass
+class RulePreview:
+    """What saving a rule change would change: exact, or estimated from a random sample of members."""
+
+    result: ScoreResult
+    sampled: int
+    members: int
+
+    @property
+    def estimated(self) -> bool:
+        return self.sampled < self.members
+
+
+def rule_change_preview(*, campaign: Campaign, missions: list, sample: int | None = None) -> RulePreview:
+    """The dry run of a rule change (``missions``: the edited, unsaved Mission objects) for the admin's page.
+
+    The dry run goes through the Python path, about 8,000 members a second: a campaign of a million
+    members would keep the page waiting for minutes. Beyond ``sample`` scored members, a random
+    sample of them is evaluated and every count is scaled to the whole campaign.
+    """
+    from missions.models import StampCard
+
+    sample = sample or PREVIEW_SAMPLE
+    cards = StampCard.objects.filter(campaign=campaign)
+    members = cards.count()
+    if members <= sample:
+        result = members_score(campaign=campaign, member_ids=None, dry_run=True, missions=missions)
+        return RulePreview(result=result, sampled=result.members_scored, members=result.members_scored)
+    chosen = list(cards.order_by("?").values_list("member_id", flat=True)[:sample])
+    found = members_score(campaign=campaign, member_ids=chosen, dry_run=True, missions=missions)
+    scale = members / len(chosen)
+    estimate = ScoreResult(members_scored=members)
+    for counter in fields(ScoreResult):
+        if counter.name != "members_scored":
+            setattr(estimate, counter.name, round(getattr(found, counter.name) * scale))
+    return RulePreview(result=estimate, sampled=len(chosen), members=members)
+
+
 def member_chunks_score(*, campaign: Campaign, chunks: list[list[str]], jobs: int) -> ScoreResult:
     """Score chunks of listed members (a file import's) now, in ``jobs`` processes on PostgreSQL.
 

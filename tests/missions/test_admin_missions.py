@@ -147,3 +147,33 @@ def test_saving_any_mission_unchanged_after_the_start_needs_no_confirmation(admi
     for mission in Mission.objects.filter(campaign=in_campaign).prefetch_related("requires"):
         response = admin_client.post(change_url(mission), form_data(mission, title_en=mission.title_en + "!"))
         assert response.status_code == 302, (mission.code, response.context and response.context.get("result"))
+
+
+def test_a_large_campaign_previews_a_rule_change_on_a_sample_scaled_to_every_member(
+    admin_client, in_campaign, paid, monkeypatch
+):
+    from missions import services
+
+    monkeypatch.setattr(services, "PREVIEW_SAMPLE", 2)  # 2 of the 4 scored members
+    mission = Mission.objects.get(campaign=in_campaign, code="mania-5")
+    response = admin_client.post(change_url(mission), form_data(mission, min_amount=3500))
+    assert response.status_code == 200
+    preview, result = response.context["preview"], response.context["result"]
+    assert (preview.sampled, preview.members, preview.estimated) == (2, 4, True)
+    # Each sampled member paying under 3,500 yen loses the stamp and its 200 points, counted twice.
+    assert result.members_changed in (0, 2, 4)
+    assert result.stamps_changed == result.reversals == result.members_changed
+    assert result.points_delta == -200 * result.members_changed
+    assert 'id="dry-run-sample"' in response.content.decode()
+    mission.refresh_from_db()
+    assert mission.min_amount == 3000
+
+
+def test_a_small_campaign_previews_every_member_exactly(in_campaign, paid):
+    from missions.services import rule_change_preview
+
+    mission = Mission.objects.get(campaign=in_campaign, code="mania-5")
+    mission.min_amount = 3500
+    preview = rule_change_preview(campaign=in_campaign, missions=[mission], sample=4)
+    assert (preview.sampled, preview.members, preview.estimated) == (4, 4, False)
+    assert (preview.result.members_changed, preview.result.points_delta) == (2, -400)
