@@ -7,7 +7,8 @@ process so that the peak memory figures are separate:
 
 (a) a raw COPY of the same file into an unindexed table: the physical reference;
 (b) ``manage.py import_transactions`` end to end (checks, COPY staging, merge, scoring), with the
-    phases the command reports at verbosity 2 (read_check, merge, store = both, score);
+    phases the command reports at verbosity 2 (read_merge: reading and checking, overlapped with
+    staging and inserting, chunk by chunk; judge; store = both; score);
 (c) django-import-export's plain ModelResource importing a 20,000-row sample of the rows.
 
 It prints rows/s for each, the ratios and the peak memory; its last line is
@@ -228,7 +229,7 @@ def main() -> None:
         f"{storing / copy['copy_seconds']:.1f}x COPY) and scoring the members touched "
         f"{imported['scoring_seconds']:.2f} s"
     )
-    if imported["phases"]:  # the import's own timings (read_check = reading, checking and COPY staging)
+    if imported["phases"]:  # the import's own timings (read_merge = reading overlapped with the merge)
         print(f"    phases reported by the import: {imported['phases']}")
 
     die = run_measured(f"DSN = {dsn!r}\nPATH = {str(sample)!r}\n" + DIE_CODE, env)

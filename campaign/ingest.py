@@ -13,7 +13,6 @@ set-based; on SQLite (development) it is merged in batches through the ORM.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -681,47 +680,172 @@ def _import_postgresql(
     report: Callable[[int], None],
     rejections: list[ImportRejection],
 ) -> None:
+    """Stage and merge the file chunk by chunk while a reader thread checks the next chunk.
+
+    The whole file is one database transaction (a refusal in the middle stores nothing). The
+    reader thread only reads and checks rows in Python; while the server copies and merges one
+    chunk, it checks the next (the wait on the server releases the interpreter). Outside a
+    caller's transaction the progress is saved by the reader on a connection of its own, so the
+    admin page sees it while the import's transaction is still open.
+    """
+    progress_apart = not connection.in_atomic_block
+    feed = _ChunkReader(chunks=chunks, rejections=rejections, result=result, report=report if progress_apart else None)
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS import_stage")
-        cursor.execute("DROP TABLE IF EXISTS import_first")
+        for table in ("import_stage", "import_chunk", "import_first"):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(
             "CREATE TEMP TABLE import_stage (line integer, transaction_id varchar(64), member_id varchar(64), "
             "type varchar(8), amount bigint, points_used bigint, merchant_code varchar(64), "
             "occurred_at timestamptz, original_transaction_id varchar(64), charge_method varchar(16))"
         )
-        # Outside a transaction each COPY commits on its own and the admin page sees the
-        # progress; inside one (tests, callers' atomic blocks) a savepoint keeps a refusal
-        # in the middle of the file from aborting the caller's transaction.
-        staging = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+        cursor.execute("CREATE TEMP TABLE import_chunk (LIKE import_stage)")
         try:
             started = time.monotonic()
-            with staging:
-                staged = _stage(cursor=cursor, chunks=chunks, result=result, report=report, rejections=rejections)
-            merging = time.monotonic()
-            result.phases["read_check"] = merging - started
             with transaction.atomic():
-                _merge_staged(cursor=cursor, campaign=campaign, batch=batch, result=result, staged=staged)
-            result.phases["merge"] = time.monotonic() - merging
+                cursor.execute("SET LOCAL work_mem = '256MB'")  # a chunk's sort stays in memory
+                cursor.execute("SET LOCAL jit = off")  # compiling cost more than it saved on fresh tables
+                staged, inserted = 0, 0
+                for lines, found in feed:
+                    if found:
+                        ImportRejection.objects.bulk_create(found)
+                    if lines:
+                        inserted += _chunk_merge(cursor=cursor, campaign=campaign, batch=batch, lines=lines)
+                        staged += len(lines)
+                    if not progress_apart:
+                        report(result.rows)
+                merging = time.monotonic()
+                result.phases["read_merge"] = merging - started
+                _merge_finish(cursor=cursor, batch=batch, result=result, staged=staged, inserted=inserted)
+            result.phases["judge"] = time.monotonic() - merging
         finally:
-            cursor.execute("DROP TABLE IF EXISTS import_stage")
-            cursor.execute("DROP TABLE IF EXISTS import_first")
+            feed.close()
+            for table in ("import_stage", "import_chunk", "import_first"):
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _stage(*, cursor, chunks: Iterator[list[str]], result: IngestResult, report, rejections) -> int:
-    """COPY the chunks of COPY text into the staging table, one statement each; returns how many rows.
+class _ChunkReader:
+    """The chunks of COPY lines, read and checked one chunk ahead by a thread of their own.
 
-    The rejected rows and the progress the admin page shows are saved between statements
-    (the connection is busy while a COPY runs).
+    Yields (lines, rejections found since the previous chunk); an exception of the reader (a
+    file refused in the middle) is raised here, in the caller's thread. ``report``, if given,
+    saves the progress from the reader's thread (its own database connection).
     """
-    staged = 0
-    for lines in chunks:
-        if lines:
-            with cursor.copy(f"COPY import_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
-                copy.write("".join(lines))
-            staged += len(lines)
-        _rejections_flush(rejections)
-        report(result.rows)
-    return staged
+
+    def __init__(self, *, chunks: Iterator[list[str]], rejections: list, result: IngestResult, report) -> None:
+        import queue
+        import threading
+
+        from django.utils import translation
+
+        self._language = translation.get_language()  # the reasons of rejected rows speak the caller's
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._chunks, self._rejections, self._result, self._report = chunks, rejections, result, report
+        self._thread = threading.Thread(target=self._read, name="import-reader", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _read(self) -> None:
+        from django.db import connections
+        from django.utils import translation
+
+        translation.activate(self._language)
+        try:
+            for lines in self._chunks:
+                found = list(self._rejections)
+                self._rejections.clear()
+                if not self._put(("chunk", lines, found)):
+                    return
+                if self._report is not None:
+                    self._report(self._result.rows)
+            if self._rejections:
+                self._put(("chunk", [], list(self._rejections)))
+            self._put(("end", None, None))
+        except BaseException as exc:  # handed to the caller's thread
+            self._put(("error", exc, None))
+        finally:
+            connections.close_all()  # this thread's own connection, if the progress opened one
+
+    def __iter__(self) -> Iterator[tuple[list[str], list]]:
+        while True:
+            kind, payload, found = self._queue.get()
+            if kind == "error":
+                raise payload
+            if kind == "end":
+                return
+            yield payload, found
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _chunk_merge(*, cursor, campaign: Campaign, batch: ImportBatch, lines: list[str]) -> int:
+    """COPY one chunk in and insert its new records; returns how many were inserted.
+
+    Within the file the first occurrence of an id wins (DISTINCT ON … ORDER BY line); an id seen in
+    an earlier chunk is stored already and is skipped here like an id imported before. In "C"
+    order (ids compare byte by byte) the unique index fills page by page. A chunk of new ids (the
+    usual case) goes in without ON CONFLICT's check per row; an id already stored refuses that
+    attempt, and the insert runs again skipping them. The chunk is kept in ``import_stage`` for
+    the judgement of a file whose rows were not all new.
+    """
+    cursor.execute("TRUNCATE import_chunk")
+    with cursor.copy(f"COPY import_chunk ({_STAGE_COLUMNS}) FROM STDIN") as copy:
+        copy.write("".join(lines))
+    cursor.execute("INSERT INTO import_stage SELECT * FROM import_chunk")
+    insert = (
+        "INSERT INTO campaign_transaction (transaction_id, campaign_id, member_id, type, amount, points_used, "
+        "merchant_code, occurred_at, original_transaction_id, charge_method, source, import_batch_id, received_at) "
+        'SELECT DISTINCT ON (s.transaction_id COLLATE "C") s.transaction_id, %s, s.member_id, s.type, s.amount, '
+        "s.points_used, s.merchant_code, s.occurred_at, s.original_transaction_id, s.charge_method, %s, %s, "
+        '%s::timestamptz FROM import_chunk s ORDER BY s.transaction_id COLLATE "C", s.line'
+    )
+    params = [campaign.pk, RecordSource.FILE, batch.pk, clock.now()]
+    try:
+        with transaction.atomic():
+            cursor.execute(insert, params)
+    except IntegrityError:
+        cursor.execute(insert + " ON CONFLICT (transaction_id) DO NOTHING", params)
+    return cursor.rowcount
+
+
+def _merge_finish(*, cursor, batch: ImportBatch, result: IngestResult, staged: int, inserted: int) -> None:
+    """Add the file's new members, count the staged rows, judging them one by one only when not every
+    one was inserted (the members are added in the records' transaction, so no one sees either alone)."""
+    cursor.execute("DROP TABLE IF EXISTS import_touched")
+    cursor.execute("CREATE TEMP TABLE import_touched AS SELECT DISTINCT member_id FROM import_stage")
+    cursor.execute(
+        "INSERT INTO campaign_member (member_id, created_at) "
+        "SELECT t.member_id, %s::timestamptz FROM import_touched t "
+        "WHERE NOT EXISTS (SELECT 1 FROM campaign_member m WHERE m.member_id = t.member_id) "
+        "ON CONFLICT (member_id) DO NOTHING",
+        [timezone.now()],
+    )
+    if inserted == staged:
+        # Every staged row inserted: no repeat in the file, no id stored before, so every row is
+        # accepted, and the file's members are the ones to score (kept past this transaction).
+        result.accepted += inserted
+        result.touched_staged = True
+        return
+    cursor.execute("DROP TABLE import_touched")  # some rows were not stored: their members may be untouched
+    cursor.execute("CREATE INDEX ON import_stage (transaction_id, line)")
+    cursor.execute("ANALYZE import_stage")
+    cursor.execute(
+        "CREATE TEMP TABLE import_first ON COMMIT DROP AS "
+        "SELECT DISTINCT ON (transaction_id) * FROM import_stage ORDER BY transaction_id, line"
+    )
+    _staged_judge(cursor=cursor, batch=batch, result=result)
 
 
 def _staged_judge(*, cursor, batch: ImportBatch, result: IngestResult) -> None:
@@ -753,58 +877,6 @@ def _staged_judge(*, cursor, batch: ImportBatch, result: IngestResult) -> None:
             f"FROM ({judged}) j WHERE NOT j.accepted AND NOT j.same",
             {"batch": batch.pk, "template": template, "marker": marker},
         )
-
-
-def _merge_staged(*, cursor, campaign: Campaign, batch: ImportBatch, result: IngestResult, staged: int) -> None:
-    """Merge ``import_stage`` into the store; judge row by row only when not every row was new."""
-    cursor.execute("SET LOCAL work_mem = '256MB'")  # a million staged rows sort in memory, not on disk
-    cursor.execute("SET LOCAL jit = off")  # a fresh staging table plans as huge: compiling cost more than it saved
-    # The file's members, once: new ones are added before their records, and when every row goes
-    # in they are the members to score (kept past this transaction, dropped after the scoring).
-    cursor.execute("DROP TABLE IF EXISTS import_touched")
-    cursor.execute("CREATE TEMP TABLE import_touched AS SELECT DISTINCT member_id FROM import_stage")
-    cursor.execute(
-        "INSERT INTO campaign_member (member_id, created_at) "
-        "SELECT t.member_id, %s::timestamptz FROM import_touched t "
-        "WHERE NOT EXISTS (SELECT 1 FROM campaign_member m WHERE m.member_id = t.member_id) "
-        "ON CONFLICT (member_id) DO NOTHING",
-        [timezone.now()],
-    )
-    # Within the file the first occurrence of an id wins (DISTINCT ON … ORDER BY line). One sort
-    # (in "C" order: ids compare byte by byte, not by the locale) serves that and the insert order:
-    # in id order the insert costs the same CPU as in member order (16 s per million rows either
-    # way, measured without FK checks) and the old separate DISTINCT ON table, its index and the
-    # row-by-row judgement of a file of new rows are gone.
-    insert = (
-        "INSERT INTO campaign_transaction (transaction_id, campaign_id, member_id, type, amount, points_used, "
-        "merchant_code, occurred_at, original_transaction_id, charge_method, source, import_batch_id, received_at) "
-        'SELECT DISTINCT ON (s.transaction_id COLLATE "C") s.transaction_id, %s, s.member_id, s.type, s.amount, '
-        "s.points_used, s.merchant_code, s.occurred_at, s.original_transaction_id, s.charge_method, %s, %s, "
-        '%s::timestamptz FROM import_stage s ORDER BY s.transaction_id COLLATE "C", s.line'
-    )
-    params = [campaign.pk, RecordSource.FILE, batch.pk, clock.now()]
-    # A file of new ids (the usual case) goes in without ON CONFLICT's check per row (2.6 s per
-    # million rows); an id already stored refuses that attempt, and the insert runs again skipping them.
-    try:
-        with transaction.atomic():
-            cursor.execute(insert, params)
-    except IntegrityError:
-        cursor.execute(insert + " ON CONFLICT (transaction_id) DO NOTHING", params)
-    inserted = cursor.rowcount
-    # Every staged row inserted by this statement: no repeat in the file, no id stored before,
-    # so every row is accepted (whatever other writers do meanwhile, the count is this insert's).
-    if inserted == staged:
-        result.accepted += inserted
-        result.touched_staged = True
-        return
-    cursor.execute("DROP TABLE import_touched")  # some rows were not stored: their members may be untouched
-    cursor.execute("CREATE INDEX ON import_stage (transaction_id, line)")
-    cursor.execute("ANALYZE import_stage")
-    cursor.execute(
-        "CREATE TEMP TABLE import_first ON COMMIT DROP AS "
-        "SELECT DISTINCT ON (transaction_id) * FROM import_stage ORDER BY transaction_id, line"
-    )
-    _staged_judge(cursor=cursor, batch=batch, result=result)
 
 
 def rejections_csv_rows(*, batch: ImportBatch) -> Iterator[list[str]]:

@@ -84,7 +84,10 @@ def test_on_postgresql_the_staging_table_is_gone_after_the_import(tmp_path, in_c
     path = _file(tmp_path, ["T1,M1,payment,500,,S1,2026-03-06 07:30:00,,"])
     import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_class WHERE relname IN ('import_stage', 'import_first')")
+        cursor.execute(
+            "SELECT count(*) FROM pg_class "
+            "WHERE relname IN ('import_stage', 'import_chunk', 'import_first', 'import_touched')"
+        )
         assert cursor.fetchone()[0] == 0
     assert Transaction.objects.get().source == "file"
 
@@ -131,3 +134,47 @@ def test_the_command_reports_its_phases_at_verbosity_2(tmp_path, in_campaign):
     quiet = io.StringIO()
     call_command("import_transactions", str(path), "--no-score", stdout=io.StringIO(), stderr=quiet)
     assert "phases" not in quiet.getvalue()
+
+
+def test_a_refusal_after_chunks_were_merged_stores_nothing_of_them(tmp_path, in_campaign, monkeypatch):
+    """Chunks merge as the file is read (PostgreSQL); a refusal further on takes them all back."""
+    monkeypatch.setattr(ingest, "COPY_CHUNK", 3)
+    monkeypatch.setattr(ingest, "CHUNK", 3)
+    rows = [f"T{i},M{i},payment,500,,S1,2026-03-06 07:30:00,," for i in range(30)]
+    rows.insert(25, 'T99,M1,payment,500,,"' + "x" * 200_000 + '",2026-03-06 07:30:00,,')
+    path = _file(tmp_path, rows)
+    batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
+    assert batch.status == ImportStatus.REFUSED
+    assert Transaction.objects.count() == 0
+    assert not ImportRejection.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_progress_is_seen_by_others_while_the_import_is_not_committed_yet(
+    tmp_path, in_campaign, postgres_only, monkeypatch
+):
+    """The admin page reads the progress from another session while the import's transaction is open."""
+    import psycopg
+
+    campaign = in_campaign
+    monkeypatch.setattr(ingest, "COPY_CHUNK", 4)
+    rows = [f"T{i},M{i},payment,500,,S1,2026-03-06 07:30:00,," for i in range(40)]
+    path = _file(tmp_path, rows)
+    batch = import_batch_create(campaign=campaign, path=path)
+    settings = connection.settings_dict
+    dsn = f"host={settings['HOST']} port={settings['PORT'] or 5432} dbname={settings['NAME']} user={settings['USER']}"
+    seen: list[tuple[int, int]] = []
+
+    def look(done: int) -> None:  # from another session: the saved progress, the stored records
+        with psycopg.connect(dsn, password=settings["PASSWORD"] or None) as other:
+            saved = other.execute("SELECT rows_done FROM campaign_importbatch WHERE id = %s", [batch.pk]).fetchone()[0]
+            stored = other.execute("SELECT count(*) FROM campaign_transaction").fetchone()[0]
+        seen.append((saved, stored))
+
+    result = transactions_import(campaign=campaign, source=file_open(path), batch=batch, scoring="none", progress=look)
+    assert result.accepted == Transaction.objects.count() == 40
+    assert len(seen) >= 5 and [saved for saved, _ in seen] == sorted(saved for saved, _ in seen)
+    assert any(0 < saved < 40 for saved, _ in seen)  # the progress, seen as it went
+    assert all(stored == 0 for _, stored in seen[:-1])  # nothing committed before the end
+    assert seen[-1] == (40, 40)  # the last report, once the import has committed
