@@ -471,9 +471,12 @@ def _lean_records_query(
     window = (
         'WINDOW w AS (PARTITION BY member_id COLLATE "C" ORDER BY occurred_at, transaction_id ROWS UNBOUNDED PRECEDING)'
     )
+    # Only the records that count toward some mission: the others change no count, and the rank
+    # only has to order the remaining ones as the member's time order does.
+    anything = " OR ".join(f"q{k}" for k in range(len(counting)))
     ranked = (
         f"SELECT f.*, row_number() OVER w AS rn{''.join(', ' + r for r in running)} "
-        f"FROM (SELECT b.*, {', '.join(flags)} FROM ({base}) b) f {window}"
+        f"FROM (SELECT b.*, {', '.join(flags)} FROM ({base}) b) f WHERE {anything} {window}"
     )
     # Grouped in the window's order (no second sort): the outcomes come out in member order.
     grouped = f'SELECT member_id COLLATE "C" AS member_id, {", ".join(final)} FROM ({ranked}) h GROUP BY 1'
