@@ -61,17 +61,6 @@ CHUNK = 5000  # rows merged at once through the ORM (SQLite, API)
 COPY_CHUNK = 50_000  # rows per COPY statement on PostgreSQL (progress is saved between them)
 REJECTION_CHUNK = 1000
 PROGRESS_EVERY = 10_000
-_STORED = (
-    "transaction_id",
-    "member_id",
-    "type",
-    "amount",
-    "points_used",
-    "merchant_code",
-    "occurred_at",
-    "original_transaction_id",
-    "charge_method",
-)
 
 
 @dataclass
@@ -218,7 +207,7 @@ def _merge_chunk(
         stored: dict[str, tuple] = {}
         ids = list(ids)
         for start in range(0, len(ids), 900):
-            for row in Transaction.objects.filter(transaction_id__in=ids[start : start + 900]).values_list(*_STORED):
+            for row in Transaction.objects.filter(transaction_id__in=ids[start : start + 900]).values_list(*COLUMNS):
                 stored[row[0]] = Record(*row).content()
         return stored
 
@@ -689,7 +678,6 @@ def _import_postgresql(
     admin page sees it while the import's transaction is still open.
     """
     progress_apart = not connection.in_atomic_block
-    feed = _ChunkReader(chunks=chunks, rejections=rejections, result=result, report=report if progress_apart else None)
     with connection.cursor() as cursor:
         for table in ("import_stage", "import_chunk", "import_first"):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
@@ -699,6 +687,9 @@ def _import_postgresql(
             "occurred_at timestamptz, original_transaction_id varchar(64), charge_method varchar(16))"
         )
         cursor.execute("CREATE TEMP TABLE import_chunk (LIKE import_stage)")
+        feed = _ChunkReader(
+            chunks=chunks, rejections=rejections, result=result, report=report if progress_apart else None
+        )
         try:
             started = time.monotonic()
             with transaction.atomic():
@@ -706,8 +697,7 @@ def _import_postgresql(
                 cursor.execute("SET LOCAL jit = off")  # compiling cost more than it saved on fresh tables
                 staged, inserted = 0, 0
                 for lines, found in feed:
-                    if found:
-                        ImportRejection.objects.bulk_create(found)
+                    _rejections_flush(found)
                     if lines:
                         inserted += _chunk_merge(cursor=cursor, campaign=campaign, batch=batch, lines=lines)
                         staged += len(lines)

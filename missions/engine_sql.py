@@ -134,21 +134,20 @@ def chunk_write_sql(
 
         stamp, ledger = Stamp._meta.db_table, LedgerLine._meta.db_table
         stamp_members = members.sql("s.member_id")[0]
-        if members.as_range:
-            # The first id in the range, read from the index: an EXISTS over a range with no row
-            # (a cold chunk) was planned as a scan of the table the earlier chunks had just filled.
-            stored, lines_stored = one(
-                f"SELECT (SELECT min(s.member_id) FROM {stamp} s WHERE s.campaign_id = %s AND {stamp_members})"
-                f" IS NOT NULL, (SELECT min(member_id) FROM {ledger} WHERE campaign_id = %s AND {member_sql}"
-                f" AND reward <> %s) IS NOT NULL",
-                [campaign.pk, *member_params, campaign.pk, *member_params, LOTTERY_REWARD],
-            )
-        else:
-            stored, lines_stored = one(
-                f"SELECT EXISTS (SELECT 1 FROM {stamp} s WHERE s.campaign_id = %s AND {stamp_members}),"
-                f" EXISTS (SELECT 1 FROM {ledger} WHERE campaign_id = %s AND {member_sql} AND reward <> %s)",
-                [campaign.pk, *member_params, campaign.pk, *member_params, LOTTERY_REWARD],
-            )
+
+        def holds(rows: str) -> str:
+            """Whether ``rows`` (a FROM … WHERE over the chunk's members) holds any row."""
+            if members.as_range:
+                # The first id of the range, read from the index: an EXISTS over a range with no row
+                # (a cold chunk) was planned as a scan of the table the earlier chunks had just filled.
+                return f"(SELECT min(member_id) FROM {rows}) IS NOT NULL"
+            return f"EXISTS (SELECT 1 FROM {rows})"
+
+        stored, lines_stored = one(
+            f"SELECT {holds(f'{stamp} WHERE campaign_id = %s AND {member_sql}')},"
+            f" {holds(f'{ledger} WHERE campaign_id = %s AND {member_sql} AND reward <> %s')}",
+            [campaign.pk, *member_params, campaign.pk, *member_params, LOTTERY_REWARD],
+        )
         # Members scored for the first time (a cold full re-score, an import of new members): every
         # outcome is a new stamp and every wanted reward a first award; nothing to compare with.
         cold = not stored and not lines_stored
