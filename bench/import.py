@@ -7,8 +7,10 @@ process so that the peak memory figures are separate:
 
 (a) a raw COPY of the same file into an unindexed table: the physical reference;
 (b) ``manage.py import_transactions`` end to end (checks, COPY staging, merge, scoring), with the
-    phases the command reports at verbosity 2 (read_merge: reading and checking, overlapped with
-    staging and inserting, chunk by chunk; judge; store = both; score);
+    phases the command reports at verbosity 2 (stage: reading and checking, overlapped with the
+    COPY into the staging table and the insert of its first partition; merge: the other partitions
+    inserted and committed one by one, each scored by forked processes while the next goes in;
+    store: both; score: the wait for the scoring of the last partitions);
 (c) django-import-export's plain ModelResource importing a 20,000-row sample of the rows.
 
 It prints rows/s for each, the ratios and the peak memory; its last line is
@@ -225,11 +227,11 @@ def main() -> None:
     )
     storing = imported["import_seconds"] - imported["scoring_seconds"]
     print(
-        f"    of which reading, checking and storing {storing:.2f} s ({args.rows / storing:,.0f} rows/s, "
-        f"{storing / copy['copy_seconds']:.1f}x COPY) and scoring the members touched "
-        f"{imported['scoring_seconds']:.2f} s"
+        f"    of which reading, checking, storing and scoring (overlapped) {storing:.2f} s "
+        f"({args.rows / storing:,.0f} rows/s, {storing / copy['copy_seconds']:.1f}x COPY), then waiting for "
+        f"the scoring of the last partitions {imported['scoring_seconds']:.2f} s"
     )
-    if imported["phases"]:  # the import's own timings (read_merge = reading overlapped with the merge)
+    if imported["phases"]:  # the import's own timings (stage, merge overlapped with the scoring, score)
         print(f"    phases reported by the import: {imported['phases']}")
 
     die = run_measured(f"DSN = {dsn!r}\nPATH = {str(sample)!r}\n" + DIE_CODE, env)

@@ -688,6 +688,9 @@ class CsvScan:
         self.source = source
         self.window = window
         self.days: dict[str, tuple] = {}
+        # Whether the ids of the rows taken as COPY lines so far strictly increased (in code point
+        # order, the order of "C"): then none of them repeats. Up to date at each chunk ``chunks()`` yields.
+        self.ids_ascending = True
         header = source.header or source.header_check()
         # After the cut-off every row is refused: the complete check says why.
         self.pattern = None if window.now > window.cutoff_at else fast_pattern(header, source.delimiter)
@@ -732,6 +735,8 @@ class CsvScan:
         lines: list[str] = []
         append = lines.append
         others: list[tuple[int, list]] = []
+        last_id = ""
+        ascending = True
         with source.path.open(encoding=source.encoding, newline="", errors="strict") as stream:
             physical = iter(stream)
             reader = csv.reader(physical, delimiter=delimiter)
@@ -767,11 +772,15 @@ class CsvScan:
                                     ok = False
                                 clock = "0" + clock
                             if ok:
+                                if tid <= last_id:
+                                    ascending = False
+                                last_id = tid
                                 append(
                                     f"{number}\t{tid}\t{mid}\t{kind}\t{amount}\t{points}\t{merchant}\t"
                                     f"{day[2]}{clock}{day[3]}\t{original}\t{method}\n"
                                 )
                                 if len(lines) >= size:
+                                    self.ids_ascending = ascending
                                     yield lines, others
                                     lines = []
                                     append = lines.append
@@ -786,10 +795,12 @@ class CsvScan:
                         number = first - 1 + row_reader.line_num
                     others.append((first, values))
                     if len(others) >= others_max:
+                        self.ids_ascending = ascending
                         yield lines, others
                         lines = []
                         append = lines.append
                         others = []
+        self.ids_ascending = ascending
         if lines or others:
             yield lines, others
 

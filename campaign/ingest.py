@@ -23,7 +23,7 @@ from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -59,6 +59,8 @@ logger = logging.getLogger(__name__)
 API_MAX_RECORDS = 1000
 CHUNK = 5000  # rows merged at once through the ORM (SQLite, API)
 COPY_CHUNK = 50_000  # rows per COPY statement on PostgreSQL (progress is saved between them)
+STAGE_PART_ROWS = 125_000  # rows per partition of a staged file, merged and committed at once (PostgreSQL)
+STAGE_PARTS_MAX = 64
 REJECTION_CHUNK = 1000
 PROGRESS_EVERY = 10_000
 
@@ -85,11 +87,11 @@ class IngestResult:
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     member_ids: set[str] = field(default_factory=set)
-    # PostgreSQL file import: every staged row was stored, so the touched members are the staged
-    # ones, kept in the session's temporary table ``import_touched`` until they are scored.
-    touched_staged: bool = False
+    # CSV file: the ids of the file's rows only increased (none repeats); set once the file is read.
+    ids_ascending: bool = False
     warnings: list[str] = field(default_factory=list)
-    # Seconds per phase of a file import: read_check and merge (PostgreSQL), store (all before scoring), score.
+    # Seconds per phase of a file import: stage and merge (PostgreSQL; the merge overlaps the scoring),
+    # store (everything before the wait for the scoring), score (that wait, or the scoring itself).
     phases: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -478,13 +480,18 @@ def _csv_scanned(
     """A CSV file in chunks: the COPY text lines of its common rows (``CsvScan``), and the valid
     records, with their line, of the rows the scan handed back (judged one by one)."""
     judge = _row_judge(source=source, window=window, result=result, rejections=rejections, batch=batch)
-    for lines, others in CsvScan(source, window).chunks(size, REJECTION_CHUNK):
+    scan = CsvScan(source, window)
+    any_judged = False
+    for lines, others in scan.chunks(size, REJECTION_CHUNK):
         result.rows += len(lines)
         judged = []
         for line, values in others:
             record = judge(line, values)
             if record is not None:
                 judged.append((line, record))
+        any_judged = any_judged or bool(judged)
+        # Known only for the rows of the common form: a file with others may repeat an id among them.
+        result.ids_ascending = scan.ids_ascending and not any_judged
         yield lines, judged
 
 
@@ -520,9 +527,26 @@ def transactions_import(
 
     if connection.vendor == "postgresql":
         chunks = _copy_chunks(source=source, window=window, result=result, rejections=rejections, batch=batch)
-        _import_postgresql(
-            campaign=campaign, chunks=chunks, batch=batch, result=result, report=report, rejections=rejections
-        )
+        scorer = _PartScoring(campaign=campaign, mode=scoring)  # forks its processes before anything opens
+        try:
+            _import_postgresql(
+                campaign=campaign,
+                chunks=chunks,
+                batch=batch,
+                result=result,
+                report=report,
+                rejections=rejections,
+                scoring=scorer,
+                parts=_stage_parts(source.approx_rows),
+            )
+            result.phases["store"] = time.monotonic() - started
+            waited = time.monotonic()
+            scorer.finish()
+        except BaseException:
+            scorer.terminate()
+            raise
+        if scoring != "none":
+            result.phases["score"] = time.monotonic() - waited
     else:
         valid = _rows_checked(source=source, window=window, result=result, rejections=rejections, batch=batch)
         with transaction.atomic():
@@ -540,26 +564,15 @@ def transactions_import(
                         next_report = result.rows + PROGRESS_EVERY
             _file_chunk_merge(campaign=campaign, chunk=chunk, batch=batch, result=result)
             _rejections_flush(rejections)
+        result.phases["store"] = time.monotonic() - started
+        if scoring != "none":
+            scoring_started = time.monotonic()
+            _touched_score(campaign=campaign, batch=batch, now=scoring == "now")
+            result.phases["score"] = time.monotonic() - scoring_started
     result.warnings = list(source.header.warnings) if source.header else []
     result.member_ids = set()  # the touched members are read back from the store, in chunks
     report(result.rows)
-    result.phases["store"] = time.monotonic() - started
     logger.info("Import #%s: %s in %.1f s", batch.pk, result.summary(), time.monotonic() - started)
-    try:
-        if scoring != "none":
-            scoring_started = time.monotonic()
-            _touched_score(
-                campaign=campaign,
-                batch=batch,
-                now=scoring == "now",
-                accepted=result.accepted,
-                staged=result.touched_staged,
-            )
-            result.phases["score"] = time.monotonic() - scoring_started
-    finally:
-        if result.touched_staged:
-            with connection.cursor() as cursor:
-                cursor.execute("DROP TABLE IF EXISTS import_touched")
     return result
 
 
@@ -598,38 +611,22 @@ def _record_raw(record: Record) -> dict[str, str]:
 ANALYZE_AFTER = 50_000  # accepted rows after which an import refreshes the planner's statistics
 
 
-def _touched_score(
-    *, campaign: Campaign, batch: ImportBatch, now: bool, accepted: int = 0, staged: bool = False
-) -> None:
-    """Re-score the members whose transactions this import stored, in chunks (bounded memory).
-
-    ``staged``: the members are the ``import_touched`` table's (every staged row was stored),
-    read without going over the batch's records again (1.3 s per million rows).
-    """
+def _touched_score(*, campaign: Campaign, batch: ImportBatch, now: bool) -> None:
+    """Re-score the members whose transactions this import stored (SQLite), in chunks (bounded memory)."""
     from missions import services as scoring
 
-    if connection.vendor == "postgresql" and accepted >= ANALYZE_AFTER:
-        # A large import leaves the planner's statistics behind (a table it believes empty): scoring
-        # planned on them walked a million rows through the wrong index. A sample costs ~0.3 s.
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {Transaction._meta.db_table}")
-    if staged:
-        ids = _staged_members(size=scoring.SCORE_CHUNK)
-    else:
-        ids = (
-            Transaction.objects.filter(import_batch=batch)
-            .order_by("member_id")
-            .values_list("member_id", flat=True)
-            .distinct()
-            .iterator(chunk_size=scoring.SCORE_CHUNK)
-        )
-    if now:
-        # Scored here and now (the command): the large chunks of a full re-score, one process per
-        # core on PostgreSQL. The ids are one per touched member, not per row.
+    ids = (
+        Transaction.objects.filter(import_batch=batch)
+        .order_by("member_id")
+        .values_list("member_id", flat=True)
+        .distinct()
+        .iterator(chunk_size=scoring.SCORE_CHUNK)
+    )
+    if now:  # the command: scored here and now, in the large chunks of a full re-score
         size = scoring.full_chunk_size()
         members = list(ids)
         chunks = [members[start : start + size] for start in range(0, len(members), size)]
-        scoring.member_chunks_score(campaign=campaign, chunks=chunks, jobs=os.cpu_count() or 1)
+        scoring.member_chunks_score(campaign=campaign, chunks=chunks, jobs=1)
         return
     chunk: list[str] = []  # queued: task-sized chunks, streamed
     for member_id in ids:
@@ -641,12 +638,69 @@ def _touched_score(
         scoring.members_score_later(campaign=campaign, member_ids=chunk)
 
 
-def _staged_members(*, size: int) -> Iterator[str]:
-    """The members of ``import_touched`` in id order, fetched ``size`` at a time (a server-side cursor)."""
-    with connection.chunked_cursor() as cursor:
-        cursor.execute("SELECT member_id FROM import_touched ORDER BY member_id")
-        while rows := cursor.fetchmany(size):
-            yield from (row[0] for row in rows)
+class _PartScoring:
+    """What becomes of the members of each merged partition of a file (PostgreSQL).
+
+    ``mode`` "now" (the command): scored at once, by forked processes while the import goes on
+    (outside a caller's transaction, on a machine of several cores) or else here, in this
+    connection; "later" (the admin's task): queued as scoring tasks once committed; "none": left.
+    """
+
+    def __init__(self, *, campaign: Campaign, mode: str) -> None:
+        from missions.engine import ScoringPool
+        from missions.rules import rules_load
+        from missions.services import ScoreResult
+
+        self.campaign, self.mode = campaign, mode
+        self.result = ScoreResult()
+        self.pool = None
+        self.queued: list[list[str]] = []
+        self.rules = rules_load(campaign=campaign) if mode == "now" else []
+        jobs = os.cpu_count() or 1
+        if mode == "now" and jobs > 1 and not connection.in_atomic_block:
+            self.pool = ScoringPool(campaign=campaign, rules=self.rules, jobs=jobs)
+
+    def submit(self, member_ids: list[str], *, last: bool = False) -> None:
+        """The members of a partition just merged, inside its transaction (``last``: the file's last one)."""
+        from missions import services as scoring
+
+        if not member_ids or self.mode == "none":
+            return
+        size = scoring.full_chunk_size()
+        if last and self.pool is not None:
+            # Nothing is merged after it: every process takes a share of it, rather than one alone.
+            size = min(size, -(-len(member_ids) // self.pool.jobs))
+        chunks = [sorted(member_ids[start : start + size]) for start in range(0, len(member_ids), size)]
+        if self.mode == "later":
+            for chunk in chunks:
+                scoring.members_score_later(campaign=self.campaign, member_ids=chunk)
+        elif self.pool is not None:
+            self.queued.extend(chunks)  # the processes see the records once they are committed
+        else:
+            from missions.engine import chunk_score
+
+            for chunk in chunks:
+                self.result.add(chunk_score(campaign=self.campaign, rules=self.rules, member_ids=chunk))
+
+    def committed(self) -> None:
+        """The partition's transaction has committed (or its savepoint been released)."""
+        for chunk in self.queued:
+            self.pool.submit(chunk)
+        self.queued = []
+
+    def finish(self) -> None:
+        from missions import services as scoring
+
+        if self.pool is not None:
+            self.result.add(self.pool.finish())
+            self.pool = None
+        if self.result.members_scored > scoring.SCORE_CHUNK:
+            scoring.scoring_statistics_refresh()
+
+    def terminate(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None
 
 
 # --- PostgreSQL: COPY into a staging table, merge set-based ---------------------------------
@@ -660,6 +714,14 @@ _SAME = (
 )
 
 
+def _stage_parts(approx_rows: int) -> int:
+    """Partitions of the staged file: about STAGE_PART_ROWS rows each, at most STAGE_PARTS_MAX."""
+    return max(1, min(STAGE_PARTS_MAX, -(-approx_rows // STAGE_PART_ROWS)))
+
+
+_STAGE_TABLES = ("import_stage", "import_repeated")
+
+
 def _import_postgresql(
     *,
     campaign: Campaign,
@@ -668,55 +730,162 @@ def _import_postgresql(
     result: IngestResult,
     report: Callable[[int], None],
     rejections: list[ImportRejection],
+    scoring: _PartScoring,
+    parts: int,
 ) -> None:
-    """Stage and merge the file chunk by chunk while a reader thread checks the next chunk.
+    """Stage the whole file, then merge it partition by partition, scoring each as soon as it is in.
 
-    The whole file is one database transaction (a refusal in the middle stores nothing). The
-    reader thread only reads and checks rows in Python; while the server copies and merges one
-    chunk, it checks the next (the wait on the server releases the interpreter). Outside a
-    caller's transaction the progress is saved by the reader on a connection of its own, so the
-    admin page sees it while the import's transaction is still open.
+    Staging: a reader thread reads and checks the rows while the server copies the previous chunk
+    into ``import_stage``, a temporary table hash-partitioned on the member. Merging: each partition
+    (all the records of its members) is inserted and committed on its own, then handed to
+    ``scoring``: forked processes score it while the next partition is inserted, so both cores
+    work, where one inserting backend used to hold up the scoring of the whole file.
+
+    The first partition is inserted while the file is read, chunk by chunk, as long as the file's
+    ids have only increased (none of those rows can be a later occurrence of an id): the server
+    has time to spare while the reader checks rows. Staging and that insert are one transaction,
+    committed once the whole file is read: a file refused in the middle stores nothing. Outside a
+    caller's transaction the reader saves the progress on a connection of its own, so the admin
+    page sees it as the file is read.
     """
     progress_apart = not connection.in_atomic_block
     with connection.cursor() as cursor:
-        for table in ("import_stage", "import_chunk", "import_first"):
+        _temp_buffers_raise(cursor)
+        for table in _STAGE_TABLES:
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(
             "CREATE TEMP TABLE import_stage (line integer, transaction_id varchar(64), member_id varchar(64), "
             "type varchar(8), amount bigint, points_used bigint, merchant_code varchar(64), "
-            "occurred_at timestamptz, original_transaction_id varchar(64), charge_method varchar(16))"
+            "occurred_at timestamptz, original_transaction_id varchar(64), charge_method varchar(16)) "
+            "PARTITION BY HASH (member_id)"
         )
-        cursor.execute("CREATE TEMP TABLE import_chunk (LIKE import_stage)")
+        for part in range(parts):
+            cursor.execute(
+                f"CREATE TEMP TABLE import_stage_{part} PARTITION OF import_stage "
+                f"FOR VALUES WITH (MODULUS {parts}, REMAINDER {part})"
+            )
         feed = _ChunkReader(
             chunks=chunks, rejections=rejections, result=result, report=report if progress_apart else None
         )
         try:
             started = time.monotonic()
+            staged, inserted = 0, 0
+            early = _EarlyPart(cursor=cursor, campaign=campaign, batch=batch)
             with transaction.atomic():
-                cursor.execute("SET LOCAL work_mem = '256MB'")  # a chunk's sort stays in memory
-                cursor.execute("SET LOCAL jit = off")  # compiling cost more than it saved on fresh tables
-                staged, inserted = 0, 0
-                for lines, found in feed:
+                _merge_settings(cursor)
+                for lines, found, ascending in feed:
                     _rejections_flush(found)
                     if lines:
-                        inserted += _chunk_merge(cursor=cursor, campaign=campaign, batch=batch, lines=lines)
+                        with cursor.copy(f"COPY import_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
+                            copy.write("".join(lines))
                         staged += len(lines)
+                        early.chunk(lines, ascending=ascending)
                     if not progress_apart:
                         report(result.rows)
-                merging = time.monotonic()
-                result.phases["read_merge"] = merging - started
-                _merge_finish(cursor=cursor, batch=batch, result=result, staged=staged, inserted=inserted)
-            result.phases["judge"] = time.monotonic() - merging
+                inserted += early.inserted
+                first_done = early.active and staged > 0  # the first partition is in whole
+                if first_done:
+                    _part_finish(
+                        cursor=cursor,
+                        part=0,
+                        members=None,
+                        scoring=scoring,
+                        analyze=staged >= ANALYZE_AFTER,
+                        last=parts == 1,
+                    )
+            if first_done:
+                scoring.committed()
+            merging = time.monotonic()
+            result.phases["stage"] = merging - started
+            repeated = 0
+            if staged and not result.ids_ascending:
+                # Ids that only increase through the file repeat none; otherwise the repeated ones,
+                # with the line of their first occurrence (the one stored).
+                with transaction.atomic():
+                    _merge_settings(cursor)
+                    cursor.execute(
+                        "CREATE TEMP TABLE import_repeated AS SELECT transaction_id, min(line) AS first "
+                        "FROM import_stage GROUP BY transaction_id HAVING count(*) > 1"
+                    )
+                    repeated = cursor.rowcount
+            for part in range(1 if first_done else 0, parts if staged else 0):
+                inserted += _part_merge(
+                    cursor=cursor,
+                    campaign=campaign,
+                    batch=batch,
+                    part=part,
+                    after_line=early.done_line if part == 0 else 0,
+                    repeated=repeated > 0,
+                    scoring=scoring,
+                    analyze=part == 0 and staged >= ANALYZE_AFTER,
+                    last=part == parts - 1,
+                )
+            result.accepted += inserted
+            if inserted < staged:  # some rows repeat an id of the file or of the store: judge them
+                with transaction.atomic():
+                    _merge_settings(cursor)
+                    _staged_judge(cursor=cursor, batch=batch, result=result, repeated=repeated > 0)
+            result.phases["merge"] = time.monotonic() - merging
         finally:
             feed.close()
-            for table in ("import_stage", "import_chunk", "import_first"):
+            for table in _STAGE_TABLES:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+STAGE_BUFFERS = "256MB"
+
+
+def _temp_buffers_raise(cursor) -> None:
+    """Give the session's temporary tables room in memory (8 MB by default; the staged file spilled
+    to disk and back), if it has not used any yet: the setting is fixed at the first use."""
+    cursor.execute("SELECT count(*) FROM pg_class WHERE relpersistence = 't' AND relnamespace = pg_my_temp_schema()")
+    if cursor.fetchone()[0] == 0:
+        try:
+            with transaction.atomic():
+                cursor.execute(f"SET temp_buffers = '{STAGE_BUFFERS}'")
+        except DatabaseError:
+            pass  # the session has used temporary tables already: they keep the size they had
+
+
+class _EarlyPart:
+    """The first partition's records inserted as the file is read, while its ids only increase.
+
+    Rows whose ids have only increased since the top of the file are first occurrences, whatever
+    follows. Each chunk's rows of the partition go in without ON CONFLICT; an id stored already
+    (a file imported again) refuses the chunk, which is taken back, and the partition's remaining
+    rows, past ``done_line``, are merged with the others.
+    """
+
+    def __init__(self, *, cursor, campaign: Campaign, batch: ImportBatch) -> None:
+        self.cursor = cursor
+        self.params = [campaign.pk, RecordSource.FILE, batch.pk, clock.now()]
+        self.active = True
+        self.done_line = 0
+        self.inserted = 0
+
+    def chunk(self, lines: list[str], *, ascending: bool) -> None:
+        if not self.active:
+            return
+        if not ascending:
+            self.active = False
+            return
+        last = int(lines[-1].split("\t", 1)[0])  # the chunk's last line (its rows are in the file's order)
+        where = f" WHERE s.line > {int(self.done_line)} AND s.line <= {last}"
+        try:
+            with transaction.atomic():
+                self.cursor.execute(_TX_INSERT.format(table="import_stage_0", where=where), self.params)
+        except IntegrityError:
+            self.active = False
+            return
+        self.inserted += self.cursor.rowcount
+        self.done_line = last
 
 
 class _ChunkReader:
     """The chunks of COPY lines, read and checked one chunk ahead by a thread of their own.
 
-    Yields (lines, rejections found since the previous chunk); an exception of the reader (a
+    Yields (lines, rejections found since the previous chunk, whether the file's ids have only
+    increased up to this chunk); an exception of the reader (a
     file refused in the middle) is raised here, in the caller's thread. ``report``, if given,
     saves the progress from the reader's thread (its own database connection).
     """
@@ -754,104 +923,146 @@ class _ChunkReader:
             for lines in self._chunks:
                 found = list(self._rejections)
                 self._rejections.clear()
-                if not self._put(("chunk", lines, found)):
+                if not self._put(("chunk", lines, found, self._result.ids_ascending)):
                     return
                 if self._report is not None:
                     self._report(self._result.rows)
             if self._rejections:
-                self._put(("chunk", [], list(self._rejections)))
-            self._put(("end", None, None))
+                self._put(("chunk", [], list(self._rejections), self._result.ids_ascending))
+            self._put(("end", None, None, None))
         except BaseException as exc:  # handed to the caller's thread
-            self._put(("error", exc, None))
+            self._put(("error", exc, None, None))
         finally:
             connections.close_all()  # this thread's own connection, if the progress opened one
 
-    def __iter__(self) -> Iterator[tuple[list[str], list]]:
+    def __iter__(self) -> Iterator[tuple[list[str], list, bool]]:
         while True:
-            kind, payload, found = self._queue.get()
+            kind, payload, found, ascending = self._queue.get()
             if kind == "error":
                 raise payload
             if kind == "end":
                 return
-            yield payload, found
+            yield payload, found, ascending
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
 
 
-def _chunk_merge(*, cursor, campaign: Campaign, batch: ImportBatch, lines: list[str]) -> int:
-    """COPY one chunk in and insert its new records; returns how many were inserted.
+def _merge_settings(cursor) -> None:
+    """For the merge's transaction: a partition's sort stays in memory; no JIT (it cost more than it saved)."""
+    cursor.execute("SET LOCAL work_mem = '256MB'")
+    cursor.execute("SET LOCAL jit = off")
 
-    Within the file the first occurrence of an id wins (DISTINCT ON … ORDER BY line); an id seen in
-    an earlier chunk is stored already and is skipped here like an id imported before. In "C"
-    order (ids compare byte by byte) the unique index fills page by page. A chunk of new ids (the
-    usual case) goes in without ON CONFLICT's check per row; an id already stored refuses that
-    attempt, and the insert runs again skipping them. The chunk is kept in ``import_stage`` for
-    the judgement of a file whose rows were not all new.
+
+_TX_INSERT = (
+    "INSERT INTO campaign_transaction (transaction_id, campaign_id, member_id, type, amount, points_used, "
+    "merchant_code, occurred_at, original_transaction_id, charge_method, source, import_batch_id, received_at) "
+    "SELECT s.transaction_id, %s, s.member_id, s.type, s.amount, s.points_used, s.merchant_code, s.occurred_at, "
+    "s.original_transaction_id, s.charge_method, %s, %s, %s::timestamptz FROM {table} s{where} "
+    'ORDER BY s.transaction_id COLLATE "C"'
+)
+
+
+def _part_merge(
+    *,
+    cursor,
+    campaign: Campaign,
+    batch: ImportBatch,
+    part: int,
+    after_line: int,
+    repeated: bool,
+    scoring: _PartScoring,
+    analyze: bool,
+    last: bool,
+) -> int:
+    """Insert one staged partition's new records (past ``after_line``) and members in a transaction of
+    its own, then hand its members to ``scoring``; returns how many records were inserted.
+
+    A record repeating an id of the file goes in only at its first occurrence. A partition of new
+    ids (the usual case) goes in without ON CONFLICT's check per row; an id stored already refuses
+    that attempt, and the insert runs again skipping the stored ids and returning the members it
+    did insert for (a file imported again scores nobody). In "C" order (ids compare byte by byte)
+    the unique index fills page by page.
     """
-    cursor.execute("TRUNCATE import_chunk")
-    with cursor.copy(f"COPY import_chunk ({_STAGE_COLUMNS}) FROM STDIN") as copy:
-        copy.write("".join(lines))
-    cursor.execute("INSERT INTO import_stage SELECT * FROM import_chunk")
-    insert = (
-        "INSERT INTO campaign_transaction (transaction_id, campaign_id, member_id, type, amount, points_used, "
-        "merchant_code, occurred_at, original_transaction_id, charge_method, source, import_batch_id, received_at) "
-        'SELECT DISTINCT ON (s.transaction_id COLLATE "C") s.transaction_id, %s, s.member_id, s.type, s.amount, '
-        "s.points_used, s.merchant_code, s.occurred_at, s.original_transaction_id, s.charge_method, %s, %s, "
-        '%s::timestamptz FROM import_chunk s ORDER BY s.transaction_id COLLATE "C", s.line'
-    )
+    table = f"import_stage_{part}"
+    conditions = [f"s.line > {int(after_line)}"] if after_line else []
+    if repeated:
+        conditions.append(
+            "NOT EXISTS (SELECT 1 FROM import_repeated r WHERE r.transaction_id = s.transaction_id "
+            "AND r.first <> s.line)"
+        )
+    insert = _TX_INSERT.format(table=table, where=" WHERE " + " AND ".join(conditions) if conditions else "")
     params = [campaign.pk, RecordSource.FILE, batch.pk, clock.now()]
-    try:
-        with transaction.atomic():
-            cursor.execute(insert, params)
-    except IntegrityError:
-        cursor.execute(insert + " ON CONFLICT (transaction_id) DO NOTHING", params)
-    return cursor.rowcount
+    with transaction.atomic():
+        _merge_settings(cursor)
+        members: list[str] | None = None  # those of the staged partition
+        try:
+            with transaction.atomic():
+                cursor.execute(insert, params)
+            inserted = cursor.rowcount
+        except IntegrityError:
+            cursor.execute(
+                f"WITH written AS ({insert} ON CONFLICT (transaction_id) DO NOTHING RETURNING member_id) "
+                "SELECT member_id, count(*) FROM written GROUP BY member_id",
+                params,
+            )
+            counted = cursor.fetchall()
+            inserted = sum(count for _member, count in counted)
+            members = [member for member, _count in counted]
+            if after_line:  # the rows inserted while the file was read are this partition's too
+                cursor.execute(f"SELECT DISTINCT member_id FROM {table} WHERE line <= %s", [after_line])
+                members = sorted({*members, *(row[0] for row in cursor.fetchall())})
+        _part_finish(cursor=cursor, part=part, members=members, scoring=scoring, analyze=analyze, last=last)
+    scoring.committed()
+    return inserted
 
 
-def _merge_finish(*, cursor, batch: ImportBatch, result: IngestResult, staged: int, inserted: int) -> None:
-    """Add the file's new members, count the staged rows, judging them one by one only when not every
-    one was inserted (the members are added in the records' transaction, so no one sees either alone)."""
-    cursor.execute("DROP TABLE IF EXISTS import_touched")
-    cursor.execute("CREATE TEMP TABLE import_touched AS SELECT DISTINCT member_id FROM import_stage")
+def _part_finish(
+    *, cursor, part: int, members: list[str] | None, scoring: _PartScoring, analyze: bool, last: bool
+) -> None:
+    """In the partition's transaction, once its records are in: its new members, the planner's
+    statistics (``analyze``), and its members handed to ``scoring`` (None: every staged one)."""
+    table = f"import_stage_{part}"
+    # New members are added in their records' transaction (no one sees either alone).
     cursor.execute(
         "INSERT INTO campaign_member (member_id, created_at) "
-        "SELECT t.member_id, %s::timestamptz FROM import_touched t "
-        "WHERE NOT EXISTS (SELECT 1 FROM campaign_member m WHERE m.member_id = t.member_id) "
+        f"SELECT DISTINCT s.member_id, %s::timestamptz FROM {table} s "
+        "WHERE NOT EXISTS (SELECT 1 FROM campaign_member m WHERE m.member_id = s.member_id) "
         "ON CONFLICT (member_id) DO NOTHING",
         [timezone.now()],
     )
-    if inserted == staged:
-        # Every staged row inserted: no repeat in the file, no id stored before, so every row is
-        # accepted, and the file's members are the ones to score (kept past this transaction).
-        result.accepted += inserted
-        result.touched_staged = True
-        return
-    cursor.execute("DROP TABLE import_touched")  # some rows were not stored: their members may be untouched
-    cursor.execute("CREATE INDEX ON import_stage (transaction_id, line)")
-    cursor.execute("ANALYZE import_stage")
-    cursor.execute(
-        "CREATE TEMP TABLE import_first ON COMMIT DROP AS "
-        "SELECT DISTINCT ON (transaction_id) * FROM import_stage ORDER BY transaction_id, line"
+    if analyze:
+        # A large import leaves the planner's statistics behind (a table it believes empty):
+        # scoring planned on them walked a million rows through the wrong index.
+        cursor.execute(f"ANALYZE {Transaction._meta.db_table}")
+    if members is None and scoring.mode != "none":
+        cursor.execute(f"SELECT DISTINCT member_id FROM {table}")
+        members = [row[0] for row in cursor.fetchall()]
+    scoring.submit(members or [], last=last)  # inline scoring (in a caller's transaction) runs here
+
+
+def _staged_judge(*, cursor, batch: ImportBatch, result: IngestResult, repeated: bool) -> None:
+    """Count the staged rows that were not inserted as duplicates or conflicts (and report the conflicts).
+
+    A row was inserted when the stored record is this import's and the row is its id's first
+    occurrence in the file; any other row is a duplicate of the stored record or a conflict with it.
+    """
+    first = (
+        "coalesce((SELECT r.first FROM import_repeated r WHERE r.transaction_id = s.transaction_id), s.line)"
+        if repeated
+        else "s.line"
     )
-    _staged_judge(cursor=cursor, batch=batch, result=result)
-
-
-def _staged_judge(*, cursor, batch: ImportBatch, result: IngestResult) -> None:
-    """Count each staged row as accepted, duplicate or conflict (and report the conflicts)."""
     judged = (
-        "SELECT s.*, (coalesce(t.import_batch_id, 0) = %(batch)s AND s.line = f.line) AS accepted, "
-        f"{_SAME} AS same FROM import_stage s JOIN import_first f USING (transaction_id) "
-        "JOIN campaign_transaction t ON t.transaction_id = s.transaction_id"
+        f"SELECT s.*, {_SAME} AS same FROM import_stage s "
+        "JOIN campaign_transaction t ON t.transaction_id = s.transaction_id "
+        f"WHERE NOT (coalesce(t.import_batch_id, 0) = %(batch)s AND s.line = {first})"
     )
     cursor.execute(
-        "SELECT count(*) FILTER (WHERE accepted), count(*) FILTER (WHERE NOT accepted AND same), "
-        f"count(*) FILTER (WHERE NOT accepted AND NOT same) FROM ({judged}) j",
+        f"SELECT count(*) FILTER (WHERE same), count(*) FILTER (WHERE NOT same) FROM ({judged}) j",
         {"batch": batch.pk},
     )
-    accepted, duplicates, conflicts = cursor.fetchone()
-    result.accepted += accepted
+    duplicates, conflicts = cursor.fetchone()
     result.duplicates += duplicates
     result.rejected += conflicts
     if conflicts:
@@ -864,7 +1075,7 @@ def _staged_judge(*, cursor, batch: ImportBatch, result: IngestResult) -> None:
             "'amount', j.amount::text, 'points_used', j.points_used::text, 'merchant_code', j.merchant_code, "
             "'occurred_at', j.occurred_at, 'original_transaction_id', j.original_transaction_id, "
             "'charge_method', j.charge_method) "
-            f"FROM ({judged}) j WHERE NOT j.accepted AND NOT j.same",
+            f"FROM ({judged}) j WHERE NOT j.same",
             {"batch": batch.pk, "template": template, "marker": marker},
         )
 

@@ -716,3 +716,41 @@ def chunks_score_parallel(
         for chunk in pool.imap_unordered(_chunks_score_worker, work):
             total.add(chunk)
     return total
+
+
+class ScoringPool:
+    """Chunks of listed members scored as they are handed in, by ``jobs`` forked processes, while the
+    caller goes on (a file import merging its next partition while the last one is scored).
+
+    Each chunk is its own database transaction, as in ``chunks_score_parallel``; the caller hands in
+    disjoint chunks whose records are committed. The processes are forked at once, before the caller
+    opens anything it must not share: its connections are closed first (reopened on next use).
+    """
+
+    def __init__(self, *, campaign: Campaign, rules: Sequence[Rule], jobs: int) -> None:
+        import multiprocessing
+
+        from django.db import connections
+
+        connections.close_all()
+        self._pool = multiprocessing.get_context("fork").Pool(processes=jobs)
+        self.jobs = jobs
+        self._campaign_id, self._rules = campaign.pk, list(rules)
+        self._pending: list = []
+
+    def submit(self, member_ids: Sequence[str]) -> None:
+        work = (self._campaign_id, self._rules, sorted(member_ids), False)
+        self._pending.append(self._pool.apply_async(_chunks_score_worker, (work,)))
+
+    def finish(self) -> ScoreResult:
+        """Wait for every chunk handed in; the first failure of a chunk is raised here."""
+        total = ScoreResult()
+        self._pool.close()
+        for pending in self._pending:
+            total.add(pending.get())
+        self._pool.join()
+        return total
+
+    def terminate(self) -> None:
+        self._pool.terminate()
+        self._pool.join()
