@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
@@ -520,22 +520,32 @@ def transactions_import(
     rejections: list[ImportRejection] = []
     started = time.monotonic()
 
-    def report(done: int) -> None:
+    def save(done: int) -> None:
         ImportBatch.objects.filter(pk=batch.pk).update(rows_done=done)
+
+    def report(done: int) -> None:
+        save(done)
         if progress:
             progress(done)
 
     if connection.vendor == "postgresql":
         chunks = _copy_chunks(source=source, window=window, result=result, rejections=rejections, batch=batch)
-        scorer = _PartScoring(campaign=campaign, mode=scoring)  # forks its processes before anything opens
+        # The reader and the scoring processes are forked first, before the import opens anything
+        # they must not share (its connection's temporary tables); inside a caller's transaction
+        # nothing is forked: a thread reads, and the partitions are scored in this connection.
+        apart = not connection.in_atomic_block
+        reader = _ChunkProcess if apart else _ChunkReader
+        # The process saves the progress itself (on its own connection), then sends the chunk.
+        feed = reader(chunks=chunks, rejections=rejections, result=result, report=save if apart else None)
+        scorer = None
         try:
+            scorer = _PartScoring(campaign=campaign, mode=scoring)
             _import_postgresql(
                 campaign=campaign,
-                chunks=chunks,
+                feed=feed,
                 batch=batch,
                 result=result,
-                report=report,
-                rejections=rejections,
+                report=report if not apart else (progress or (lambda done: None)),
                 scoring=scorer,
                 parts=_stage_parts(source.approx_rows),
             )
@@ -543,8 +553,11 @@ def transactions_import(
             waited = time.monotonic()
             scorer.finish()
         except BaseException:
-            scorer.terminate()
+            if scorer is not None:
+                scorer.terminate()
             raise
+        finally:
+            feed.close()
         if scoring != "none":
             result.phases["score"] = time.monotonic() - waited
     else:
@@ -725,18 +738,17 @@ _STAGE_TABLES = ("import_stage", "import_repeated")
 def _import_postgresql(
     *,
     campaign: Campaign,
-    chunks: Iterator[list[str]],
+    feed: _ChunkReader | _ChunkProcess,
     batch: ImportBatch,
     result: IngestResult,
     report: Callable[[int], None],
-    rejections: list[ImportRejection],
     scoring: _PartScoring,
     parts: int,
 ) -> None:
     """Stage the whole file, then merge it partition by partition, scoring each as soon as it is in.
 
-    Staging: a reader thread reads and checks the rows while the server copies the previous chunk
-    into ``import_stage``, a temporary table hash-partitioned on the member. Merging: each partition
+    Staging: the reader (``feed``) reads and checks the rows while the server copies the previous
+    chunk into ``import_stage``, a temporary table hash-partitioned on the member. Merging: each partition
     (all the records of its members) is inserted and committed on its own, then handed to
     ``scoring``: forked processes score it while the next partition is inserted, so both cores
     work, where one inserting backend used to hold up the scoring of the whole file.
@@ -748,7 +760,6 @@ def _import_postgresql(
     caller's transaction the reader saves the progress on a connection of its own, so the admin
     page sees it as the file is read.
     """
-    progress_apart = not connection.in_atomic_block
     with connection.cursor() as cursor:
         _temp_buffers_raise(cursor)
         for table in _STAGE_TABLES:
@@ -764,24 +775,20 @@ def _import_postgresql(
                 f"CREATE TEMP TABLE import_stage_{part} PARTITION OF import_stage "
                 f"FOR VALUES WITH (MODULUS {parts}, REMAINDER {part})"
             )
-        feed = _ChunkReader(
-            chunks=chunks, rejections=rejections, result=result, report=report if progress_apart else None
-        )
         try:
             started = time.monotonic()
             staged, inserted = 0, 0
             early = _EarlyPart(cursor=cursor, campaign=campaign, batch=batch)
             with transaction.atomic():
                 _merge_settings(cursor)
-                for lines, found, ascending in feed:
-                    _rejections_flush(found)
-                    if lines:
+                for chunk in feed:
+                    _rejections_flush(chunk.found)
+                    if chunk.count:
                         with cursor.copy(f"COPY import_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
-                            copy.write("".join(lines))
-                        staged += len(lines)
-                        early.chunk(lines, ascending=ascending)
-                    if not progress_apart:
-                        report(result.rows)
+                            copy.write(chunk.data)
+                        staged += chunk.count
+                        early.chunk(chunk.last_line, ascending=chunk.ascending)
+                    report(result.rows)  # the progress saved here in a caller's transaction; else told
                 inserted += early.inserted
                 first_done = early.active and staged > 0  # the first partition is in whole
                 if first_done:
@@ -827,7 +834,6 @@ def _import_postgresql(
                     _staged_judge(cursor=cursor, batch=batch, result=result, repeated=repeated > 0)
             result.phases["merge"] = time.monotonic() - merging
         finally:
-            feed.close()
             for table in _STAGE_TABLES:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -863,13 +869,13 @@ class _EarlyPart:
         self.done_line = 0
         self.inserted = 0
 
-    def chunk(self, lines: list[str], *, ascending: bool) -> None:
+    def chunk(self, last: int, *, ascending: bool) -> None:
+        """The rows staged up to line ``last`` (while ids increase, the chunk's rows are in the file's order)."""
         if not self.active:
             return
         if not ascending:
             self.active = False
             return
-        last = int(lines[-1].split("\t", 1)[0])  # the chunk's last line (its rows are in the file's order)
         where = f" WHERE s.line > {int(self.done_line)} AND s.line <= {last}"
         try:
             with transaction.atomic():
@@ -881,13 +887,32 @@ class _EarlyPart:
         self.done_line = last
 
 
+class _Chunk(NamedTuple):
+    """A chunk of the file for the COPY: its lines joined (``count`` of them, the last from line
+    ``last_line`` when the ids increase), the rows rejected since the previous chunk, and whether
+    the file's ids have only increased up to here."""
+
+    data: str | bytes
+    count: int
+    last_line: int
+    found: list
+    ascending: bool
+
+
+def _chunk_make(lines: list[str], rejections: list, result: IngestResult, *, encode: bool = False) -> _Chunk:
+    found = list(rejections)
+    rejections.clear()
+    data = "".join(lines)
+    last = int(lines[-1].split("\t", 1)[0]) if lines else 0
+    return _Chunk(data.encode() if encode else data, len(lines), last, found, result.ids_ascending)
+
+
 class _ChunkReader:
     """The chunks of COPY lines, read and checked one chunk ahead by a thread of their own.
 
-    Yields (lines, rejections found since the previous chunk, whether the file's ids have only
-    increased up to this chunk); an exception of the reader (a
-    file refused in the middle) is raised here, in the caller's thread. ``report``, if given,
-    saves the progress from the reader's thread (its own database connection).
+    Yields ``_Chunk``s; an exception of the reader (a file refused in the middle) is raised here,
+    in the caller's thread. ``report``, if given, saves the progress from the reader's thread (its
+    own database connection). Used inside a caller's transaction (nothing may be forked then).
     """
 
     def __init__(self, *, chunks: Iterator[list[str]], rejections: list, result: IngestResult, report) -> None:
@@ -921,32 +946,115 @@ class _ChunkReader:
         translation.activate(self._language)
         try:
             for lines in self._chunks:
-                found = list(self._rejections)
-                self._rejections.clear()
-                if not self._put(("chunk", lines, found, self._result.ids_ascending)):
+                if not self._put(("chunk", _chunk_make(lines, self._rejections, self._result))):
                     return
                 if self._report is not None:
                     self._report(self._result.rows)
             if self._rejections:
-                self._put(("chunk", [], list(self._rejections), self._result.ids_ascending))
-            self._put(("end", None, None, None))
+                self._put(("chunk", _chunk_make([], self._rejections, self._result)))
+            self._put(("end", None))
         except BaseException as exc:  # handed to the caller's thread
-            self._put(("error", exc, None, None))
+            self._put(("error", exc))
         finally:
             connections.close_all()  # this thread's own connection, if the progress opened one
 
-    def __iter__(self) -> Iterator[tuple[list[str], list, bool]]:
+    def __iter__(self) -> Iterator[_Chunk]:
         while True:
-            kind, payload, found, ascending = self._queue.get()
+            kind, payload = self._queue.get()
             if kind == "error":
                 raise payload
             if kind == "end":
                 return
-            yield payload, found, ascending
+            yield payload
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class _ChunkProcess:
+    """The chunks of COPY lines, read and checked one chunk ahead by a forked process of its own.
+
+    The same as ``_ChunkReader``, but the rows are checked on a core of their own: as a thread the
+    reader (1.6 s of Python per million rows) held the interpreter's lock that the thread sending
+    the chunks to the server needed too, and the server waited for it half the time. The process
+    sends each chunk already encoded, with the counts of rows read and rejected; it saves the
+    progress (``report``) on a connection of its own. The caller's connections are closed before
+    the fork (reopened on next use): the process must not share them.
+    """
+
+    def __init__(self, *, chunks: Iterator[list[str]], rejections: list, result: IngestResult, report) -> None:
+        import multiprocessing
+
+        from django.db import connections
+        from django.utils import translation
+
+        connections.close_all()
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._ahead = context.Semaphore(2)  # chunks sent and not yet taken, as the thread's queue
+        self._result = result
+        self._process = context.Process(
+            target=_chunks_send,
+            args=(chunks, rejections, result, report, send, self._ahead, translation.get_language()),
+            name="import-reader",
+            daemon=True,
+        )
+        self._process.start()
+        send.close()  # the process holds the sending end: at its end, ours reads EOF
+
+    def __iter__(self) -> Iterator[_Chunk]:
+        while True:
+            try:
+                message = self._receive.recv()
+            except EOFError:
+                raise RuntimeError("The import's reader process ended unexpectedly.") from None
+            kind, payload = message[0], message[1]
+            self._ahead.release()
+            if kind == "error":
+                raise payload
+            self._result.rows, self._result.rejected, self._result.ids_ascending = message[2:]
+            if kind == "end":
+                if payload.found:
+                    yield payload
+                return
+            yield payload
+
+    def close(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._receive.close()
+
+
+def _chunks_send(chunks, rejections: list, result: IngestResult, report, send, ahead, language: str) -> None:
+    """The reader process: each chunk of the file, checked, sent through ``send`` (see ``_ChunkProcess``)."""
+    import pickle
+
+    from django.db import connections
+    from django.utils import translation
+
+    translation.activate(language)
+
+    def put(kind: str, payload) -> None:
+        ahead.acquire()  # at most two chunks ahead of the caller
+        if kind == "chunk" and report is not None:  # saved first: the caller, told of it, finds it saved
+            report(result.rows)
+        send.send((kind, payload, result.rows, result.rejected, result.ids_ascending))
+
+    try:
+        for lines in chunks:
+            put("chunk", _chunk_make(lines, rejections, result, encode=True))
+        put("end", _chunk_make([], rejections, result, encode=True))
+    except BaseException as exc:  # handed to the caller, as it is if it can be
+        try:
+            pickle.dumps(exc)
+        except Exception:
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        put("error", exc)
+    finally:
+        connections.close_all()  # this process's own connection, if the progress opened one
+        send.close()
 
 
 def _merge_settings(cursor) -> None:
