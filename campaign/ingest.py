@@ -1137,7 +1137,7 @@ def _part_finish(
         "INSERT INTO campaign_member (member_id, created_at) "
         f"SELECT DISTINCT s.member_id, %s::timestamptz FROM {table} s "
         "WHERE NOT EXISTS (SELECT 1 FROM campaign_member m WHERE m.member_id = s.member_id) "
-        "ON CONFLICT (member_id) DO NOTHING",
+        "ORDER BY 1 ON CONFLICT (member_id) DO NOTHING",
         [timezone.now()],
     )
     if analyze:
