@@ -85,6 +85,9 @@ def chunk_write_sql(
             cursor.execute(sql, list(params))
             return cursor.fetchone()
 
+        # The temporary tables' statistics only need their sizes and rough spreads: a small sample
+        # (3,000 rows, not 30,000) is a tenth of the cost, for the same plans.
+        run("SET LOCAL default_statistics_target = 10")
         # The chunk's entered members first: every outcome row carries whether its member is entered
         # (and its mission's target), so the stamps, ledger and cards read ``_out`` without joins.
         run(
