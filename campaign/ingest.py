@@ -531,10 +531,11 @@ def transactions_import(
     if connection.vendor == "postgresql":
         chunks = _copy_chunks(source=source, window=window, result=result, rejections=rejections, batch=batch)
         # The reader and the scoring processes are forked first, before the import opens anything
-        # they must not share (its connection's temporary tables); inside a caller's transaction
-        # nothing is forked: a thread reads, and the partitions are scored in this connection.
+        # they must not share (its connection's temporary tables). Inside a caller's transaction, or
+        # in a process that may not fork (a Celery worker's), a thread reads; the partitions are
+        # then scored in this connection (or queued, for a worker).
         apart = not connection.in_atomic_block
-        reader = _ChunkProcess if apart else _ChunkReader
+        reader = _ChunkProcess if apart and may_fork() else _ChunkReader
         # The process saves the progress itself (on its own connection), then sends the chunk.
         feed = reader(chunks=chunks, rejections=rejections, result=result, report=save if apart else None)
         scorer = None
@@ -621,6 +622,13 @@ def _record_raw(record: Record) -> dict[str, str]:
     }
 
 
+def may_fork() -> bool:
+    """Whether this process may have child processes: a daemonic one (a Celery worker's) may not."""
+    import multiprocessing
+
+    return not multiprocessing.current_process().daemon
+
+
 ANALYZE_AFTER = 50_000  # accepted rows after which an import refreshes the planner's statistics
 
 
@@ -670,7 +678,7 @@ class _PartScoring:
         self.queued: list[list[str]] = []
         self.rules = rules_load(campaign=campaign) if mode == "now" else []
         jobs = os.cpu_count() or 1
-        if mode == "now" and jobs > 1 and not connection.in_atomic_block:
+        if mode == "now" and jobs > 1 and not connection.in_atomic_block and may_fork():
             self.pool = ScoringPool(campaign=campaign, rules=self.rules, jobs=jobs)
 
     def submit(self, member_ids: list[str], *, last: bool = False) -> None:

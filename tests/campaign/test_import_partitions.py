@@ -198,3 +198,44 @@ def test_a_failure_part_way_keeps_the_partitions_merged_and_a_new_import_complet
     assert again.status == ImportStatus.DONE
     assert (again.accepted, again.duplicates, again.rejected) == (30 - stored, stored, 0)
     assert Transaction.objects.count() == 30
+
+
+def _import_in_a_daemonic_process(path: str, scoring: str, done) -> None:
+    from campaign.models import Campaign
+
+    try:
+        campaign = Campaign.objects.current()
+        batch = import_batch_run(batch=import_batch_create(campaign=campaign, path=path), path=path, scoring=scoring)
+        done.put((batch.status, batch.accepted, batch.message))
+    except BaseException as exc:  # the parent's assertion shows it
+        done.put(("crashed", 0, f"{type(exc).__name__}: {exc}"))
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("scoring", ["now", "later"])
+def test_a_process_that_may_not_fork_imports_with_a_thread(tmp_path, in_campaign, postgres_only, small_parts, scoring):
+    """A Celery worker's process is daemonic: it may not fork the reader or the scoring processes
+    (multiprocessing refuses), so the import reads with a thread and scores in its own connection."""
+    import multiprocessing
+
+    from django.db import connections
+
+    from missions.models import StampCard
+
+    rows = [_pay(f"T{n:02d}", f"M{n % 9}") for n in range(30)]
+    path = _file(tmp_path, rows)
+    connections.close_all()  # the child opens its own
+    context = multiprocessing.get_context("fork")
+    done = context.Queue()
+    child = context.Process(target=_import_in_a_daemonic_process, args=(str(path), scoring, done), daemon=True)
+    child.start()
+    status, accepted, message = done.get(timeout=60)
+    child.join(timeout=60)
+    assert (status, accepted) == (ImportStatus.DONE, 30), message
+    assert Transaction.objects.count() == 30
+    assert StampCard.objects.count() == 9  # scored at once, or by the (inline) queued tasks
