@@ -536,8 +536,10 @@ def transactions_import(
         # then scored in this connection (or queued, for a worker).
         apart = not connection.in_atomic_block
         reader = _ChunkProcess if apart and may_fork() else _ChunkReader
-        # The process saves the progress itself (on its own connection), then sends the chunk.
+        # Outside a caller's transaction the reader saves the progress itself, on a connection of its
+        # own (the import's transaction would hide it), and the import only tells ``progress``.
         feed = reader(chunks=chunks, rejections=rejections, result=result, report=save if apart else None)
+        told = (progress or _nothing) if apart else report
         scorer = None
         try:
             scorer = _PartScoring(campaign=campaign, mode=scoring)
@@ -546,7 +548,7 @@ def transactions_import(
                 feed=feed,
                 batch=batch,
                 result=result,
-                report=report if not apart else (progress or (lambda done: None)),
+                report=told,
                 scoring=scorer,
                 parts=_stage_parts(source.approx_rows),
             )
@@ -588,6 +590,10 @@ def transactions_import(
     report(result.rows)
     logger.info("Import #%s: %s in %.1f s", batch.pk, result.summary(), time.monotonic() - started)
     return result
+
+
+def _nothing(_done: int) -> None:
+    pass
 
 
 def _file_chunk_merge(
@@ -735,6 +741,13 @@ _SAME = (
 )
 
 
+def _stage_bounds(parts: int) -> list[tuple[int, int]]:
+    """(modulus, remainder) of each staging partition, in the order they are merged: ``parts`` equal
+    ones, the last of them cut in two. The scoring left once every partition is merged is that of
+    the last one: half a partition's."""
+    return [(parts, part) for part in range(parts - 1)] + [(2 * parts, parts - 1), (2 * parts, 2 * parts - 1)]
+
+
 def _stage_parts(approx_rows: int) -> int:
     """Partitions of the staged file: about STAGE_PART_ROWS rows each, at most STAGE_PARTS_MAX."""
     return max(1, min(STAGE_PARTS_MAX, -(-approx_rows // STAGE_PART_ROWS)))
@@ -756,17 +769,17 @@ def _import_postgresql(
     """Stage the whole file, then merge it partition by partition, scoring each as soon as it is in.
 
     Staging: the reader (``feed``) reads and checks the rows while the server copies the previous
-    chunk into ``import_stage``, a temporary table hash-partitioned on the member. Merging: each partition
-    (all the records of its members) is inserted and committed on its own, then handed to
+    chunk into ``import_stage``, a temporary table hash-partitioned on the member. Merging: each
+    partition (all the records of its members) is inserted and committed on its own, then handed to
     ``scoring``: forked processes score it while the next partition is inserted, so both cores
     work, where one inserting backend used to hold up the scoring of the whole file.
 
     The first partition is inserted while the file is read, chunk by chunk, as long as the file's
     ids have only increased (none of those rows can be a later occurrence of an id): the server
     has time to spare while the reader checks rows. Staging and that insert are one transaction,
-    committed once the whole file is read: a file refused in the middle stores nothing. Outside a
-    caller's transaction the reader saves the progress on a connection of its own, so the admin
-    page sees it as the file is read.
+    committed once the whole file is read: a file refused in the middle stores nothing. ``report``
+    is told the rows read after each chunk (outside a caller's transaction the reader has saved
+    them already, on a connection of its own, so the admin page sees the progress as it goes).
     """
     with connection.cursor() as cursor:
         for table in _STAGE_TABLES:
@@ -777,10 +790,12 @@ def _import_postgresql(
             "occurred_at timestamptz, original_transaction_id varchar(64), charge_method varchar(16)) "
             "PARTITION BY HASH (member_id)"
         )
-        for part in range(parts):
+        bounds = _stage_bounds(parts)
+        parts = len(bounds)
+        for part, (modulus, remainder) in enumerate(bounds):
             cursor.execute(
                 f"CREATE TEMP TABLE import_stage_{part} PARTITION OF import_stage "
-                f"FOR VALUES WITH (MODULUS {parts}, REMAINDER {part})"
+                f"FOR VALUES WITH (MODULUS {modulus}, REMAINDER {remainder})"
             )
         try:
             started = time.monotonic()
