@@ -200,7 +200,7 @@ class ImportBatchAdmin(admin.ModelAdmin):
                 "accepted": batch.accepted,
                 "duplicates": batch.duplicates,
                 "rejected": batch.rejected,
-                "message": batch.message,
+                "message": batch.message,  # while running: how far the storing is
                 "warnings": batch.warnings,
                 "error_report_url": reverse("admin:campaign_importbatch_rejections", args=[batch.pk])
                 if finished and batch.rejected

@@ -316,7 +316,8 @@ def import_batch_run(*, batch: ImportBatch, path: str | Path | None = None, scor
     batch.status = ImportStatus.RUNNING
     batch.started_at = timezone.now()
     batch.rows_done = 0
-    batch.save(update_fields=["status", "started_at", "rows_done"])
+    batch.message = ""  # a retried run's stage, not its last failure
+    batch.save(update_fields=["status", "started_at", "rows_done", "message"])
     try:
         source = file_open(path)
         batch.rows_total = source.approx_rows or None
@@ -741,6 +742,12 @@ _SAME = (
 )
 
 
+def _stage_tell(batch: ImportBatch, done: int, parts: int) -> None:
+    """Say on the running import (the admin page shows it) how many parts of the read file are stored."""
+    message = _("File read and checked; %(done)s of %(parts)s parts stored.") % {"done": done, "parts": parts}
+    ImportBatch.objects.filter(pk=batch.pk).update(message=message)
+
+
 def _stage_bounds(parts: int) -> list[tuple[int, int]]:
     """(modulus, remainder) of each staging partition, in the order they are merged: ``parts`` equal
     ones, the last of them cut in two. The scoring left once every partition is merged is that of
@@ -826,6 +833,8 @@ def _import_postgresql(
                 scoring.committed()
             merging = time.monotonic()
             result.phases["stage"] = merging - started
+            if staged:
+                _stage_tell(batch, 1 if first_done else 0, parts)
             repeated = 0
             if staged and not result.ids_ascending:
                 # Ids that only increase through the file repeat none; otherwise the repeated ones,
@@ -850,6 +859,7 @@ def _import_postgresql(
                     analyze=part == 0 and staged >= ANALYZE_AFTER,
                     last=part == parts - 1,
                 )
+                _stage_tell(batch, part + 1, parts)
             result.accepted += inserted
             if inserted < staged:  # some rows repeat an id of the file or of the store: judge them
                 with transaction.atomic():

@@ -239,3 +239,25 @@ def test_a_process_that_may_not_fork_imports_with_a_thread(tmp_path, in_campaign
     assert (status, accepted) == (ImportStatus.DONE, 30), message
     assert Transaction.objects.count() == 30
     assert StampCard.objects.count() == 9  # scored at once, or by the (inline) queued tasks
+
+
+def test_the_running_import_says_how_many_parts_are_stored(tmp_path, in_campaign, small_parts, monkeypatch):
+    """The bar is full once the file is read; the admin page then shows the parts stored so far."""
+    from django.db import connection
+
+    rows = [_pay(f"T{n:02d}", f"M{n:02d}") for n in range(12)]
+    path = _file(tmp_path, rows)
+    merged, said = ingest._part_merge, []
+
+    def spying(**kwargs):
+        said.append(ImportBatch.objects.get().message)
+        return merged(**kwargs)
+
+    monkeypatch.setattr(ingest, "_part_merge", spying)
+    batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
+    assert batch.message == "rows=12 accepted=12 duplicates=0 rejected=0"
+    if connection.vendor != "postgresql":
+        assert said == []  # SQLite merges in batches as it reads: no parts
+        return
+    parts = len(said) + 1  # the first part is stored while the file is read
+    assert said == [f"File read and checked; {n} of {parts} parts stored." for n in range(1, parts)]
