@@ -261,3 +261,27 @@ def test_the_running_import_says_how_many_parts_are_stored(tmp_path, in_campaign
         return
     parts = len(said) + 1  # the first part is stored while the file is read
     assert said == [f"File read and checked; {n} of {parts} parts stored." for n in range(1, parts)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_reader_process_hands_over_rejected_rows_and_refusals(tmp_path, in_campaign, postgres_only, small_parts):
+    """Outside a transaction the rows are read in a forked process: its rejected rows (with their
+    lines and reasons) and a refusal part-way reach the import as a thread's would."""
+    rows = [_pay(f"T{n:02d}", f"M{n % 5}") for n in range(20)]
+    rows[7] = "T07,M2,payment,-5,,S1,2026-03-06 07:30:00,,"
+    path = _file(tmp_path, rows)
+    batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
+    assert (batch.status, batch.accepted, batch.rejected) == (ImportStatus.DONE, 19, 1)
+    rejection = ImportRejection.objects.get(batch=batch)
+    assert (rejection.line, rejection.transaction_id, rejection.raw["amount"]) == (9, "T07", "-5")
+    assert "amount" in rejection.reason
+
+    rows = [_pay(f"U{n:02d}", f"M{n % 5}") for n in range(20)]
+    rows.insert(15, 'U99,M1,payment,500,,"' + "x" * 200_000 + '",2026-03-06 07:30:00,,')
+    rows.insert(3, "U98,M1,payment,-1,,S1,2026-03-06 07:30:00,,")
+    path = _file(tmp_path, rows, name="refused.csv")
+    refused = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
+    assert refused.status == ImportStatus.REFUSED and "line" in refused.message
+    assert not Transaction.objects.filter(transaction_id__startswith="U").exists()
+    assert not ImportRejection.objects.filter(batch=refused).exists()
