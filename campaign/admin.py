@@ -38,6 +38,11 @@ from merchants.models import Merchant
 from missions.models import LedgerLine
 from missions.services import members_score, progress_document, transactions_explained
 
+# The back office names the campaign's portal, not the framework ("Django 管理サイト").
+admin.site.site_header = _("Wesmo! Stamp Rally Mission back office")
+admin.site.site_title = _("Wesmo! back office")
+admin.site.index_title = _("Campaign administration")
+
 
 class CappedCountPaginator(Paginator):
     """Counts at most CAP rows: counting 30 million transactions would take seconds on every page.

@@ -14,7 +14,10 @@ def test_home_page_answers_in_japanese(client, campaign):
 def test_admin_index_answers_for_staff(admin_client, campaign):
     response = admin_client.get("/admin/")
     assert response.status_code == 200
-    assert "サイト管理" in response.content.decode()
+    page = response.content.decode()
+    assert "Wesmo!スタンプラリーミッション 管理画面" in page  # the portal's name, not the framework's
+    assert "キャンペーン管理" in page
+    assert "Django" not in page.split("<body", 1)[1].split("</header>", 1)[0]
 
 
 @pytest.mark.parametrize(
