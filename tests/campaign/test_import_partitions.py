@@ -13,6 +13,8 @@ import io
 
 import pytest
 from django.core.management import call_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from campaign import ingest
 from campaign.importers import file_open
@@ -285,3 +287,46 @@ def test_the_reader_process_hands_over_rejected_rows_and_refusals(tmp_path, in_c
     assert refused.status == ImportStatus.REFUSED and "line" in refused.message
     assert not Transaction.objects.filter(transaction_id__startswith="U").exists()
     assert not ImportRejection.objects.filter(batch=refused).exists()
+
+
+_ids = st.sampled_from(["A1", "A2", "B1", "B2", "C1", "C2"])
+_members = st.sampled_from(["M1", "M2", "M3", "M4", "M5"])
+_amounts = st.sampled_from([300, 500, 800])
+_file_rows = st.lists(st.tuples(_ids, _members, _amounts), min_size=1, max_size=14)
+
+
+@pytest.mark.django_db
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=_file_rows, stored=st.lists(st.tuples(_ids, _members, _amounts), max_size=3), ascending=st.booleans())
+def test_any_file_is_judged_as_one_merge_in_file_order_would(tmp_path_factory, in_campaign, rows, stored, ascending):
+    """Random repeats of ids, with the same or other members and amounts, some ids stored before:
+    whatever the partitions and their merge order, the first occurrence in the file is stored
+    unless the id was stored already, and every other row is a duplicate or a conflict."""
+    if ascending:  # ids that only increase (the first partition then goes in while the file is read)
+        rows = sorted({tid: (tid, member, amount) for tid, member, amount in rows}.values())
+    Transaction.objects.all().delete()
+    before = {}
+    if stored:
+        first = tmp_path_factory.mktemp("stored")
+        before = {tid: (member, amount) for tid, member, amount in reversed(stored)}
+        path = _file(first, [_pay(tid, member, amount) for tid, (member, amount) in before.items()])
+        import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
+    expected, accepted, duplicates, conflicts = dict(before), 0, 0, []
+    for line, (tid, member, amount) in enumerate(rows, start=2):
+        if tid not in expected:
+            expected[tid] = (member, amount)
+            accepted += 1
+        elif expected[tid] == (member, amount):
+            duplicates += 1
+        else:
+            conflicts.append(line)
+    path = _file(tmp_path_factory.mktemp("file"), [_pay(tid, member, amount) for tid, member, amount in rows])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingest, "STAGE_PART_ROWS", 2)
+        patch.setattr(ingest, "COPY_CHUNK", 3)
+        batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
+    assert (batch.accepted, batch.duplicates, batch.rejected) == (accepted, duplicates, len(conflicts))
+    assert {
+        t: (m, a) for t, m, a in Transaction.objects.values_list("transaction_id", "member_id", "amount")
+    } == expected
+    assert sorted(ImportRejection.objects.filter(batch=batch).values_list("line", flat=True)) == conflicts
