@@ -52,7 +52,7 @@ from campaign.models import (
     RecordSource,
     Transaction,
 )
-from campaign.services import CLOCK_SKEW
+from campaign.services import CLOCK_SKEW, statistics_sample
 
 logger = logging.getLogger(__name__)
 
@@ -694,15 +694,16 @@ class _PartScoring:
 
         if not member_ids or self.mode == "none":
             return
+        if self.mode == "later":
+            scoring.members_score_later(campaign=self.campaign, member_ids=member_ids)  # task-sized chunks
+            return
+        ids = sorted(member_ids)
         size = scoring.full_chunk_size()
         if last and self.pool is not None:
             # Nothing is merged after it: every process takes a share of it, rather than one alone.
-            size = min(size, -(-len(member_ids) // self.pool.jobs))
-        chunks = [sorted(member_ids[start : start + size]) for start in range(0, len(member_ids), size)]
-        if self.mode == "later":
-            for chunk in chunks:
-                scoring.members_score_later(campaign=self.campaign, member_ids=chunk)
-        elif self.pool is not None:
+            size = min(size, -(-len(ids) // self.pool.jobs))
+        chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+        if self.pool is not None:
             self.queued.extend(chunks)  # the processes see the records once they are committed
         else:
             from missions.engine import chunk_score
@@ -807,7 +808,9 @@ def _import_postgresql(
         try:
             started = time.monotonic()
             staged, inserted = 0, 0
-            early = _EarlyPart(cursor=cursor, campaign=campaign, batch=batch)
+            # The values every stored row of the file shares (_TX_INSERT's): one received_at for the file.
+            params = [campaign.pk, RecordSource.FILE, batch.pk, clock.now()]
+            early = _EarlyPart(cursor=cursor, params=params)
             with transaction.atomic():
                 _merge_settings(cursor)
                 for chunk in feed:
@@ -849,8 +852,7 @@ def _import_postgresql(
             for part in range(1 if first_done else 0, parts if staged else 0):
                 inserted += _part_merge(
                     cursor=cursor,
-                    campaign=campaign,
-                    batch=batch,
+                    params=params,
                     part=part,
                     after_line=early.done_line if part == 0 else 0,
                     repeated=repeated > 0,
@@ -880,9 +882,9 @@ class _EarlyPart:
     rows, past ``done_line``, are merged with the others.
     """
 
-    def __init__(self, *, cursor, campaign: Campaign, batch: ImportBatch) -> None:
+    def __init__(self, *, cursor, params: list) -> None:
         self.cursor = cursor
-        self.params = [campaign.pk, RecordSource.FILE, batch.pk, clock.now()]
+        self.params = params
         self.active = True
         self.done_line = 0
         self.inserted = 0
@@ -1095,8 +1097,7 @@ _TX_ORDER = ' ORDER BY s.transaction_id COLLATE "C"'
 def _part_merge(
     *,
     cursor,
-    campaign: Campaign,
-    batch: ImportBatch,
+    params: list,
     part: int,
     after_line: int,
     repeated: bool,
@@ -1107,6 +1108,7 @@ def _part_merge(
 ) -> int:
     """Insert one staged partition's new records (past ``after_line``) and members in a transaction of
     its own, then hand its members to ``scoring``; returns how many records were inserted.
+    ``params`` are the values every stored row of the file shares (campaign, source, import, received_at).
 
     A record repeating an id of the file goes in only at its first occurrence. A partition of new
     ids (the usual case) goes in without ON CONFLICT's check per row; an id stored already refuses
@@ -1123,7 +1125,6 @@ def _part_merge(
         )
     where = " WHERE " + " AND ".join(conditions) if conditions else ""
     insert = _TX_INSERT.format(table=table, where=where, order="" if ordered else _TX_ORDER)
-    params = [campaign.pk, RecordSource.FILE, batch.pk, clock.now()]
     with transaction.atomic():
         _merge_settings(cursor)
         members: list[str] | None = None  # those of the staged partition
@@ -1165,9 +1166,7 @@ def _part_finish(
     if analyze:
         # A large import leaves the planner's statistics behind (a table it believes empty):
         # scoring planned on them walked a million rows through the wrong index.
-        # A sample of 3,000 rows is enough for that (autovacuum takes a full sample later).
-        cursor.execute("SET LOCAL default_statistics_target = 10")
-        cursor.execute(f"ANALYZE {Transaction._meta.db_table}")
+        statistics_sample(cursor, Transaction._meta.db_table)
     if members is None and scoring.mode != "none":
         cursor.execute(f"SELECT DISTINCT member_id FROM {table}")
         members = [row[0] for row in cursor.fetchall()]

@@ -697,34 +697,29 @@ def _chunks_score_worker(args: tuple[int, list[Rule], list[str] | tuple, bool]) 
 def chunks_score_parallel(
     *, campaign: Campaign, rules: Sequence[Rule], chunks: list[list[str] | tuple], jobs: int, as_range: bool = True
 ) -> ScoreResult:
-    """Score disjoint chunks of members in ``jobs`` processes, each on its own connection.
+    """Score disjoint chunks of members in ``jobs`` processes (a ``ScoringPool``), each on its own connection.
 
     The chunks are disjoint (sorted member ids taken as a range, or as lists with ``as_range=False``,
     or (low, high) bounds of member ids), so the workers never wait for each other's card locks and
-    every chunk is still its own database transaction: the result is the serial one. Forked workers
-    must not share the parent's connection, so it is closed first (reopened on next use).
+    every chunk is still its own database transaction: the result is the serial one.
     """
-    import multiprocessing
-
-    from django.db import connections
-
-    total = ScoreResult()
-    connections.close_all()
-    context = multiprocessing.get_context("fork")
-    with context.Pool(processes=jobs) as pool:
-        work = [(campaign.pk, list(rules), c, as_range) for c in chunks]
-        for chunk in pool.imap_unordered(_chunks_score_worker, work):
-            total.add(chunk)
-    return total
+    pool = ScoringPool(campaign=campaign, rules=rules, jobs=jobs)
+    try:
+        for chunk in chunks:
+            pool.submit(chunk, as_range=as_range)
+        return pool.finish()
+    except BaseException:
+        pool.terminate()
+        raise
 
 
 class ScoringPool:
-    """Chunks of listed members scored as they are handed in, by ``jobs`` forked processes, while the
-    caller goes on (a file import merging its next partition while the last one is scored).
+    """Chunks of members scored as they are handed in, by ``jobs`` forked processes, while the caller
+    goes on (a file import merging its next partition while the last one is scored).
 
-    Each chunk is its own database transaction, as in ``chunks_score_parallel``; the caller hands in
-    disjoint chunks whose records are committed. The processes are forked at once, before the caller
-    opens anything it must not share: its connections are closed first (reopened on next use).
+    Each chunk is its own database transaction; the caller hands in disjoint chunks whose records
+    are committed. The processes are forked at once, before the caller opens anything it must not
+    share: its connections are closed first (reopened on next use).
     """
 
     def __init__(self, *, campaign: Campaign, rules: Sequence[Rule], jobs: int) -> None:
@@ -738,8 +733,9 @@ class ScoringPool:
         self._campaign_id, self._rules = campaign.pk, list(rules)
         self._pending: list = []
 
-    def submit(self, member_ids: Sequence[str]) -> None:
-        work = (self._campaign_id, self._rules, sorted(member_ids), False)
+    def submit(self, chunk: Sequence[str] | tuple, *, as_range: bool = False) -> None:
+        """A chunk as ``_chunks_score_worker`` takes it: sorted member ids, or (low, high) bounds."""
+        work = (self._campaign_id, self._rules, chunk, as_range)
         self._pending.append(self._pool.apply_async(_chunks_score_worker, (work,)))
 
     def finish(self) -> ScoreResult:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from django.db import connection
 
 from campaign.models import Campaign, Entry, Member, Transaction, VideoView
+from campaign.services import statistics_sample
 
 SCORE_CHUNK = 1000
 
@@ -92,8 +93,7 @@ def scoring_statistics_refresh() -> None:
 
     tables = ", ".join(model._meta.db_table for model in (Stamp, LedgerLine, StampCard))
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL default_statistics_target = 10")
-        cursor.execute(f"ANALYZE {tables}")
+        statistics_sample(cursor, tables)
 
 
 PREVIEW_SAMPLE = 5000  # members a rule change's preview evaluates; beyond that, a random sample scaled up
