@@ -295,7 +295,6 @@ class CampaignApi(APIView):
                         "kind": mission.kind,
                         "min_amount": mission.min_amount,
                         "target_count": mission.target_count,
-                        "distinct_days": mission.distinct_days,
                         "window_start": mission.window_start.isoformat() if mission.window_start else None,
                         "window_end": mission.window_end.isoformat() if mission.window_end else None,
                         "weekdays": mission.weekdays,

@@ -654,7 +654,7 @@ def _touched_score(*, campaign: Campaign, batch: ImportBatch, now: bool) -> None
         size = scoring.full_chunk_size()
         members = list(ids)
         chunks = [members[start : start + size] for start in range(0, len(members), size)]
-        scoring.member_chunks_score(campaign=campaign, chunks=chunks, jobs=1)
+        scoring.members_score(campaign=campaign, member_ids=[m for chunk in chunks for m in chunk])
         return
     chunk: list[str] = []  # queued: task-sized chunks, streamed
     for member_id in ids:

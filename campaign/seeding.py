@@ -21,6 +21,7 @@ from django.db import models, transaction
 from campaign.env import parse_datetime_jst
 from campaign.models import Campaign
 from merchants.models import District, Merchant
+from missions.kinds import KINDS
 from missions.models import Course, Mission, Video
 
 DEFAULT_SEED_DIR = Path(settings.BASE_DIR) / "seeds"
@@ -152,13 +153,14 @@ def _load_courses_and_missions(
     for raw in missions:
         if raw["course"] not in by_code:
             raise ValueError(f"mission {raw['code']}: unknown course {raw['course']!r}")
+        if raw["kind"] not in KINDS:
+            raise ValueError(f"mission {raw['code']}: unknown kind {raw['kind']!r} (kinds: {', '.join(KINDS)})")
         values = {
             "course": by_code[raw["course"]],
             "order": int(raw.get("order", 0)),
             "kind": raw["kind"],
             "min_amount": int(raw.get("min_amount", 0)),
             "target_count": int(raw.get("target_count", 1)),
-            "distinct_days": bool(raw.get("distinct_days", False)),
             "window_start": _as_time(raw.get("window_start")),
             "window_end": _as_time(raw.get("window_end")),
             "weekdays": [int(d) for d in raw.get("weekdays", [])],

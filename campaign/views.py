@@ -34,7 +34,7 @@ from campaign import clock
 from campaign.forms import MemberSignInForm, SignUpForm
 from campaign.models import Campaign, Entry, EntrySource, Member, PointType, VideoView
 from campaign.services import Refused, entry_create, video_view_record
-from missions.models import Course, Mission, MissionKind, Video
+from missions.models import Course, Mission, Video
 from missions.services import progress_document, transactions_explained
 
 # A video counts when this share of it was really played (seeking does not count).
@@ -102,22 +102,13 @@ def _window_state(campaign: Campaign, now: datetime) -> str:
     return "open"
 
 
-_UNITS = {
-    # What a mission counts, as the stamp writes it: "2/3回" / "2/3 payments".
-    "ja": {"payment": "回", "charge": "回", "days": "日", "video": "本", "completion": ""},
-    "en": {"payment": " payments", "charge": " charges", "days": " days", "video": " videos", "completion": ""},
-}
-
-
 def _language() -> str:
     return "en" if (get_language() or "ja").startswith("en") else "ja"
 
 
 def _unit(mission: Mission) -> str:
-    units = _UNITS[_language()]
-    if mission.distinct_days:
-        return units["days"]
-    return units.get(mission.kind, "")
+    """What a mission counts, as the stamp writes it: "2/3回" / "2/3 payments" (its kind says)."""
+    return mission.kind_def.unit(_language())
 
 
 def _campaign_maxima(missions: list[Mission], campaign: Campaign) -> dict:
@@ -158,7 +149,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "campaign": campaign,
             "courses": courses,
             "maxima": maxima,
-            "mission_count": sum(1 for m in missions if m.kind != MissionKind.COMPLETION),
+            "mission_count": sum(1 for m in missions if m.kind != "completion"),
             "notes": [n.get(_language()) or n.get("ja", "") for n in campaign.notes if isinstance(n, dict)],
             "window": _window_state(campaign, clock.now()),
             "member": member,

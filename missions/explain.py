@@ -1,20 +1,23 @@
 """Why each transaction counted: for the stamp card's history and the system API.
 
-Explaining is per page: a page of a member's transactions is judged against the same rules
-as the engine (missions/rules.py), with a constant number of queries per page.
+The reasons come from the scorer's own statement (``missions.evaluate.records_sql``) run for the
+member with the explanation columns: the first condition a record fails, whether it added to a
+mission's progress, and whether the mission was already cleared before it. No rule is written
+twice: what the list says is what the scorer did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
 
+from django.db import connection
 from django.utils.translation import gettext as _
 
-from campaign.env import JST
 from campaign.models import Campaign, Entry, Transaction, TransactionType
 from merchants.models import Merchant
-from missions.models import MissionKind, Stamp
+from missions.evaluate import period_params, records_sql
+from missions.kinds import BASE_CHECKS
+from missions.models import Stamp
 from missions.progress import iso_jst
 from missions.rules import Rule, rules_load
 
@@ -33,11 +36,8 @@ def _messages() -> dict[str, str]:
         "not_bonus_merchant": _("Not at a merchant of the bonus list."),
         "mission_already_cleared": _("The mission was already cleared by an earlier transaction."),
         "day_already_counted": _("An earlier payment already counted this day."),
+        "merchant_already_counted": _("An earlier payment already counted this merchant."),
     }
-
-
-def _sort_key(tx: Transaction) -> tuple[datetime, str]:
-    return (tx.occurred_at, tx.transaction_id)
 
 
 class ExplainedTransactions(Sequence):
@@ -72,53 +72,39 @@ class ExplainedTransactions(Sequence):
     def _explain(self, page: list[Transaction]) -> list[dict]:
         if not page:
             return []
-        campaign = self.campaign
-        rules = rules_load(campaign=campaign)
-        messages = _messages()
-        entered = Entry.objects.filter(campaign=campaign, member_id=self.member_id).exists()
-        # Every transaction of the JST days the page touches: enough to tell the first payment of a day.
-        first_day = min(t.occurred_at for t in page).astimezone(JST).replace(hour=0, minute=0, second=0, microsecond=0)
-        last_day = max(t.occurred_at for t in page).astimezone(JST).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        ) + timedelta(days=1)
-        around = list(
-            Transaction.objects.filter(
-                campaign=campaign, member_id=self.member_id, occurred_at__gte=first_day, occurred_at__lt=last_day
-            ).exclude(type=TransactionType.CANCEL)
-        )
-        ids = {t.transaction_id for t in page} | {t.transaction_id for t in around}
-        void = set(
-            Transaction.objects.filter(type=TransactionType.CANCEL, original_transaction_id__in=ids).values_list(
-                "original_transaction_id", flat=True
+        campaign, member = self.campaign, self.member_id
+        rules = [r for r in rules_load(campaign=campaign) if r.counts_records]
+        entered = Entry.objects.filter(campaign=campaign, member_id=member).exists()
+        params = {**period_params(campaign), "member": member}
+        tx = Transaction._meta.db_table
+        failed = " ".join(f"WHEN NOT ({check(tx)}) THEN '{reason}'" for reason, check in BASE_CHECKS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT t.id, CASE {failed} END FROM {tx} t WHERE t.campaign_id = %(campaign)s"
+                f" AND t.member_id = %(member)s AND t.id IN ({', '.join(str(int(t.pk)) for t in page)})",
+                params,
             )
-        )
-        codes = {t.merchant_code for t in page} | {t.merchant_code for t in around}
+            base = dict(cursor.fetchall())
+            ranked: dict[int, dict] = {}
+            if rules:
+                cursor.execute(records_sql(rules=rules, members="t.member_id = %(member)s", explain=True), params)
+                names = [c[0] for c in cursor.description]
+                ranked = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+        codes = {t.merchant_code for t in page}
         bonus = set(Merchant.objects.bonus().filter(code__in=codes).values_list("code", flat=True))
-        stamps = {
-            s.mission_id: s
-            for s in Stamp.objects.filter(campaign=campaign, member_id=self.member_id).select_related(
-                "cleared_by_transaction"
-            )
+        completions = {
+            s.mission.code: s.cleared_by_transaction_id
+            for s in Stamp.objects.filter(
+                campaign=campaign, member_id=member, cleared=True, mission__kind="completion"
+            ).select_related("mission")
         }
-
-        def countable(tx: Transaction) -> bool:
-            return (
-                tx.type != TransactionType.CANCEL
-                and tx.transaction_id not in void
-                and campaign.in_period(tx.occurred_at)
-                and tx.eligible_amount > 0
-            )
-
-        def qualifies(rule: Rule, tx: Transaction) -> str | None:
-            return rule.failure(
-                type=tx.type, eligible=tx.eligible_amount, occurred_at=tx.occurred_at, bonus=tx.merchant_code in bonus
-            )
-
+        messages = _messages()
         return [
-            self._one(tx, rules, messages, entered, around, void, bonus, stamps, countable, qualifies) for tx in page
+            self._one(tx, base.get(tx.pk), ranked.get(tx.pk), rules, entered, completions, bonus, messages)
+            for tx in page
         ]
 
-    def _one(self, tx, rules, messages, entered, around, void, bonus, stamps, countable, qualifies) -> dict:
+    def _one(self, tx, failed, row, rules: list[Rule], entered, completions, bonus, messages) -> dict:
         reasons: dict[str, list[str]] = {}
         counted: list[str] = []
 
@@ -127,54 +113,23 @@ class ExplainedTransactions(Sequence):
             if mission:
                 reasons[code].append(mission)
 
-        if tx.type == TransactionType.CANCEL:
-            reason("is_cancel")
-        elif tx.transaction_id in void:
-            reason("cancelled")
-        elif not self.campaign.in_period(tx.occurred_at):
-            reason("outside_period")
-        elif tx.eligible_amount <= 0:
-            reason("paid_with_points" if tx.points_used > 0 else "zero_amount")
+        if failed:
+            reason(failed)
         else:
-            for rule in rules:
-                if not rule.counts_records:
+            for k, rule in enumerate(rules):
+                why = row[f"r{k}"] if row else "wrong_type"
+                if why == "wrong_type":
                     continue
-                failure = qualifies(rule, tx)
-                if failure == "wrong_type":
-                    continue
-                if failure is not None:
-                    reason(failure, rule.code)
-                    continue
-                if rule.distinct_days:
-                    day = tx.occurred_at.astimezone(JST).date()
-                    earlier = [
-                        o
-                        for o in around
-                        if countable(o)
-                        and _sort_key(o) < _sort_key(tx)
-                        and o.occurred_at.astimezone(JST).date() == day
-                        and qualifies(rule, o) is None
-                    ]
-                    if earlier:
-                        reason("day_already_counted", rule.code)
-                        continue
-                stamp = stamps.get(rule.mission_id)
-                clearing = stamp.cleared_by_transaction if entered and stamp and stamp.cleared else None
-                if clearing is not None and _sort_key(tx) > _sort_key(clearing):
+                if why:
+                    reason(why, rule.code)
+                elif entered and row[f"v{k}"] >= rule.target:
                     reason("mission_already_cleared", rule.code)
-                    continue
-                counted.append(rule.code)
-            # A completion mission counts the transaction that completed it.
-            for rule in rules:
-                stamp = stamps.get(rule.mission_id)
-                if (
-                    rule.kind == MissionKind.COMPLETION
-                    and entered
-                    and stamp
-                    and stamp.cleared
-                    and stamp.cleared_by_transaction_id == tx.pk
-                ):
+                elif not row[f"g{k}"]:
+                    reason(rule.kind_def.no_gain, rule.code)
+                else:
                     counted.append(rule.code)
+            # A completion mission counts the transaction that completed it.
+            counted += [code for code, pk in completions.items() if entered and pk == tx.pk]
         would_count = []
         if not entered and counted:
             would_count, counted = counted, []
@@ -189,7 +144,7 @@ class ExplainedTransactions(Sequence):
             "bonus_merchant": tx.merchant_code in bonus,
             "occurred_at": iso_jst(tx.occurred_at),
             "original_transaction_id": tx.original_transaction_id,
-            "cancelled": tx.transaction_id in void,
+            "cancelled": failed == "cancelled",
             "counted_for": counted,
             "would_count_for": would_count,
             "reasons": [

@@ -10,8 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from campaign.models import Campaign, Member, PointType, localized
-
-ISO_WEEKDAYS = {1, 2, 3, 4, 5, 6, 7}  # Monday = 1 … Sunday = 7
+from missions.kinds import KIND_CHOICES, KINDS, Kind
 
 
 class Course(models.Model):
@@ -38,15 +37,6 @@ class Course(models.Model):
         return localized(self, "name")
 
 
-class MissionKind(models.TextChoices):
-    """What record a mission counts."""
-
-    CHARGE = "charge", _("charges")
-    PAYMENT = "payment", _("payments")
-    VIDEO = "video", _("video views")
-    COMPLETION = "completion", _("other missions cleared")
-
-
 class Mission(models.Model):
     """One mission, its rule as data (R6): marketing edits thresholds, windows and rewards here."""
 
@@ -63,16 +53,13 @@ class Mission(models.Model):
     description_ja = models.TextField(_("description (Japanese)"), blank=True)
     description_en = models.TextField(_("description (English)"), blank=True)
 
-    kind = models.CharField(_("counts"), max_length=16, choices=MissionKind.choices)
+    kind = models.CharField(_("counts"), max_length=32, choices=KIND_CHOICES)
     min_amount = models.PositiveIntegerField(
         _("minimum eligible amount (yen)"),
         default=0,
         help_text=_("One record counts when its eligible amount is at least this (0: any amount above zero)."),
     )
     target_count = models.PositiveIntegerField(_("target count"), default=1)
-    distinct_days = models.BooleanField(
-        _("count different days"), default=False, help_text=_("Count JST calendar days instead of records.")
-    )
     window_start = models.TimeField(_("time window from (JST, inclusive)"), null=True, blank=True)
     window_end = models.TimeField(_("time window until (JST, exclusive)"), null=True, blank=True)
     weekdays = models.JSONField(
@@ -136,17 +123,15 @@ class Mission(models.Model):
             return self.unit_points * self.target_count
         return self.reward_points
 
+    @property
+    def kind_def(self) -> Kind:
+        return KINDS[self.kind]
+
     def clean(self) -> None:
-        errors: dict[str, str] = {}
-        if (self.window_start is None) != (self.window_end is None):
-            errors["window_end"] = _("Give both ends of the time window, or neither.")
-        elif self.window_start is not None and self.window_start >= self.window_end:
-            errors["window_end"] = _("The time window must start before it ends.")
-        weekdays = self.weekdays if isinstance(self.weekdays, list) else None
-        if weekdays is None or any(not isinstance(d, int) or d not in ISO_WEEKDAYS for d in weekdays):
-            errors["weekdays"] = _("Weekdays are a list of numbers from 1 (Monday) to 7 (Sunday).")
-        if self.unit_points and self.unit_points * self.target_count != self.reward_points:
-            errors["reward_points"] = _("With points per unit, the reward must be points per unit × target.")
+        """The parameters as this kind of mission reads them (``missions.kinds``)."""
+        if self.kind not in KINDS:
+            return  # the field's choices report it
+        errors = self.kind_def.clean(self)
         if errors:
             raise ValidationError(errors)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,7 +18,7 @@ from django.db import connection
 
 from campaign.env import JST
 from campaign.models import Campaign
-from missions.models import Course, Mission, MissionKind
+from missions.models import Course, Mission
 
 
 def iso_jst(value: datetime | None) -> str | None:
@@ -28,9 +29,19 @@ def iso_jst(value: datetime | None) -> str | None:
 
 
 def _mission_target(mission: Mission, requires_count: int) -> int:
-    if mission.kind == MissionKind.COMPLETION and requires_count:
+    if mission.kind == "completion" and requires_count:
         return requires_count
     return mission.target_count
+
+
+def _no_lottery(*, draw_status: str | None, outcome: str | None) -> str:
+    return "not_drawn"
+
+
+# How the draw's status and a member's outcome read as the document's lottery status. The lottery
+# sits above the missions (it draws among stamp cards), so it hands its reading down when it loads
+# (``lottery.apps``) instead of this module importing it.
+lottery_status: Callable[..., str] = _no_lottery
 
 
 # The courses and missions change a few times a campaign but are read on every stamp card:
@@ -105,8 +116,6 @@ def _moment(value: datetime | str | None) -> datetime | None:
 
 
 def progress_build(*, campaign: Campaign, member_id: str) -> dict:
-    from lottery.services import lottery_status_of
-
     structure = _structure(campaign)
     courses, missions = structure.courses, structure.missions
     params = {"campaign": campaign.pk, "member": member_id}
@@ -167,7 +176,7 @@ def progress_build(*, campaign: Campaign, member_id: str) -> dict:
         "entered_at": iso_jst(entered_at),
         "scored_at": iso_jst(scored_at),
         "points": {"limited": by_type.get("limited", 0), "basic": by_type.get("basic", 0)},
-        "lottery": {"eligible": eligible, "status": lottery_status_of(draw_status=draw_status, outcome=outcome)},
+        "lottery": {"eligible": eligible, "status": lottery_status(draw_status=draw_status, outcome=outcome)},
         "courses": course_docs,
     }
     if not entered:

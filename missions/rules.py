@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import time
 
-from campaign.env import JST
 from campaign.models import Campaign
-from missions.models import Mission, MissionKind
+from missions.kinds import KINDS, Kind
+from missions.models import Mission
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,6 @@ class Rule:
     kind: str
     min_amount: int
     target: int
-    distinct_days: bool
     window_start: time | None
     window_end: time | None
     weekdays: tuple[int, ...]
@@ -35,8 +34,12 @@ class Rule:
     counts_for_lottery: bool
 
     @property
+    def kind_def(self) -> Kind:
+        return KINDS[self.kind]
+
+    @property
     def counts_records(self) -> bool:
-        return self.kind in (MissionKind.CHARGE, MissionKind.PAYMENT)
+        return self.kind_def.record_type is not None
 
     @property
     def max_points(self) -> int:
@@ -44,31 +47,10 @@ class Rule:
             return self.unit_points * self.target
         return self.reward_points
 
-    def failure(self, *, type: str, eligible: int, occurred_at: datetime, bonus: bool) -> str | None:
-        """Why a (non-void, in-period) charge or payment does not count for this rule, or None if it does.
-
-        Returns a stable reason code; ``wrong_type`` means the rule counts another kind of record.
-        """
-        if type != self.kind:
-            return "wrong_type"
-        if eligible <= 0:
-            return "paid_with_points"
-        if self.bonus_only and not bonus:
-            return "not_bonus_merchant"
-        if eligible < self.min_amount:
-            return "below_threshold"
-        local = occurred_at.astimezone(JST)
-        windowed = self.window_start is not None and self.window_end is not None
-        if windowed and not (self.window_start <= local.time().replace(tzinfo=None) < self.window_end):
-            return "outside_window"
-        if self.weekdays and local.isoweekday() not in self.weekdays:
-            return "wrong_weekday"
-        return None
-
 
 def rule_from_mission(mission: Mission, requires: Iterable[str] = ()) -> Rule:
     requires = tuple(sorted(requires))
-    target = len(requires) if mission.kind == MissionKind.COMPLETION and requires else mission.target_count
+    target = len(requires) if mission.kind == "completion" and requires else mission.target_count
     weekdays = mission.weekdays if isinstance(mission.weekdays, list) else []
     return Rule(
         mission_id=mission.pk,
@@ -77,7 +59,6 @@ def rule_from_mission(mission: Mission, requires: Iterable[str] = ()) -> Rule:
         kind=mission.kind,
         min_amount=int(mission.min_amount or 0),
         target=max(1, int(target)),
-        distinct_days=bool(mission.distinct_days),
         window_start=mission.window_start,
         window_end=mission.window_end,
         weekdays=tuple(sorted({int(d) for d in weekdays})),

@@ -69,7 +69,7 @@ def test_mission_rules_are_data():
     assert (m["mania-2"].window_start, m["mania-2"].window_end, m["mania-2"].min_amount) == (time(5), time(10), 300)
     assert (m["mania-3"].window_start, m["mania-3"].window_end, m["mania-3"].min_amount) == (time(11), time(14), 800)
     assert m["mania-4"].weekdays == [5, 6, 7]
-    assert (m["mania-6"].distinct_days, m["mania-6"].target_count) == (True, 10)
+    assert (m["mania-6"].kind, m["mania-6"].target_count) == ("payment_days", 10)
     assert (m["mania-8"].min_amount, m["mania-8"].target_count) == (5000, 5)
     assert [m[c].min_amount for c in ("mania-7", "mania-9", "mania-10")] == [10000, 50000, 100000]
     assert all(m[c].kind == "charge" for c in ("casual-1", "mania-7", "mania-9", "mania-10"))

@@ -12,7 +12,7 @@ from tests.missions.factories import EntryFactory, MemberFactory, pay, score
 
 pytestmark = pytest.mark.django_db
 
-BOOLEANS = ["distinct_days", "bonus_merchants_only", "counts_for_lottery", "is_active"]
+BOOLEANS = ["bonus_merchants_only", "counts_for_lottery", "is_active"]
 TEXTS = [
     "code",
     "order",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 
 from campaign.models import Campaign, Member
 from missions.services import members_score
@@ -38,22 +37,9 @@ class Command(BaseCommand):
             if unknown:
                 raise CommandError(f"Unknown member ID(s): {', '.join(unknown)}")
         started = time.monotonic()
-        if jobs > 1 and not members and connection.vendor == "postgresql":
-            result = rescore_parallel(campaign=target, jobs=jobs)
-        else:  # SQLite has one writer: processes would only queue for its lock
-            result = members_score(campaign=target, member_ids=members)
+        result = members_score(campaign=target, member_ids=members)
         self.stdout.write(
             f"members={result.members_scored} changed={result.members_changed} stamps_changed={result.stamps_changed} "
             f"awards={result.awards} reversals={result.reversals} points_delta={result.points_delta} "
             f"seconds={time.monotonic() - started:.2f} jobs={jobs if not members else 1}"
         )
-
-
-def rescore_parallel(*, campaign: Campaign, jobs: int):
-    """The full re-score of ``members_score(campaign=…)``, its chunks spread over ``jobs`` processes."""
-    from missions import services
-    from missions.engine import chunks_score_parallel
-    from missions.rules import rules_load
-
-    spans = services.member_spans(services.full_chunk_size())
-    return chunks_score_parallel(campaign=campaign, rules=rules_load(campaign=campaign), chunks=spans, jobs=jobs)
