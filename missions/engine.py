@@ -170,7 +170,8 @@ class _Chunk:
             f" sum(CASE WHEN generation = latest AND kind = '{award}' THEN points ELSE 0 END) AS held,"
             f" max(CASE WHEN generation = latest AND kind = '{reversal}' THEN 1 ELSE 0 END) AS reversed"
             f" FROM (SELECT member_id, reward, unit, generation, kind, points,"
-            f"  max(CASE WHEN kind = '{award}' THEN generation END) OVER (PARTITION BY member_id, reward, unit) AS latest"
+            f"  max(CASE WHEN kind = '{award}' THEN generation END)"
+            f"  OVER (PARTITION BY member_id, reward, unit) AS latest"
             f"  FROM {ledger} WHERE campaign_id = %(campaign)s AND reward <> '{LOTTERY_REWARD}'"
             f"  AND member_id IN (SELECT member_id FROM _members)) l GROUP BY member_id, reward, unit"
         )

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 if TYPE_CHECKING:
     from missions.rules import Rule
 
-FOLLOWING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+RUNNING = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
 BEFORE = "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
 RECORD_FILTERS = ("min_amount", "window_start", "window_end", "weekdays", "bonus_merchants_only")
 
@@ -44,6 +44,14 @@ class Step(NamedTuple):
     level: int
     name: str
     sql: str
+
+
+def _new_day(k: int) -> str:  # no earlier qualifying record on the record's JST day
+    return f"(b{k} IS NULL OR b{k} < d)"
+
+
+def _new_run(k: int) -> str:  # nor on the day before: a run of consecutive days starts here
+    return f"(b{k} IS NULL OR b{k} < d - 1)"
 
 
 def _seconds(value) -> int:
@@ -79,7 +87,7 @@ class Kind:
 
     def progress_sql(self, k: int) -> list[Step]:
         """The steps whose last column ``p{k}`` is the running progress; ``q{k}`` says the record qualifies."""
-        return [Step(2, f"p{k}", f"sum(q{k}) OVER (w {FOLLOWING})")]
+        return [Step(2, f"p{k}", f"sum(q{k}) OVER (w {RUNNING})")]
 
     def gained_sql(self, k: int) -> str:
         """Whether a record added to the progress (the "why" list's "counted")."""
@@ -117,7 +125,7 @@ class DistinctDays(Kind):
             Step(
                 3,
                 f"p{k}",
-                f"sum(CASE WHEN q{k} = 1 AND (b{k} IS NULL OR b{k} < d) THEN 1 ELSE 0 END) OVER (w {FOLLOWING})",
+                f"sum(CASE WHEN q{k} = 1 AND (b{k} IS NULL OR b{k} < d) THEN 1 ELSE 0 END) OVER (w {RUNNING})",
             ),
         ]
 
@@ -136,13 +144,13 @@ class ConsecutiveDays(Kind):
             Step(
                 3,
                 f"s{k}",
-                f"max(CASE WHEN q{k} = 1 AND (b{k} IS NULL OR b{k} < d - 1) THEN d END) OVER (w {FOLLOWING})",
+                f"max(CASE WHEN q{k} = 1 AND (b{k} IS NULL OR b{k} < d - 1) THEN d END) OVER (w {RUNNING})",
             ),
-            Step(4, f"p{k}", f"max(CASE WHEN q{k} = 1 THEN d - s{k} + 1 ELSE 0 END) OVER (w {FOLLOWING})"),
+            Step(4, f"p{k}", f"max(CASE WHEN q{k} = 1 THEN d - s{k} + 1 ELSE 0 END) OVER (w {RUNNING})"),
         ]
 
     def gained_sql(self, k: int) -> str:  # a new day of a run counts, even one shorter than the best so far
-        return f"q{k} = 1 AND (b{k} IS NULL OR b{k} < d)"
+        return f"q{k} = 1 AND {_new_day(k)}"
 
 
 @dataclass(frozen=True)
@@ -153,7 +161,7 @@ class DistinctMerchants(Kind):
         first = f"row_number() OVER (PARTITION BY member_id, merchant_code, q{k} ORDER BY occurred_at, transaction_id)"
         return [
             Step(2, f"f{k}", first),
-            Step(3, f"p{k}", f"sum(CASE WHEN q{k} = 1 AND f{k} = 1 THEN 1 ELSE 0 END) OVER (w {FOLLOWING})"),
+            Step(3, f"p{k}", f"sum(CASE WHEN q{k} = 1 AND f{k} = 1 THEN 1 ELSE 0 END) OVER (w {RUNNING})"),
         ]
 
 
@@ -162,7 +170,7 @@ class CumulativeAmount(Kind):
     """An eligible amount of at least X yen in total over the period (the target is in yen)."""
 
     def progress_sql(self, k: int) -> list[Step]:
-        return [Step(2, f"p{k}", f"sum(CASE WHEN q{k} = 1 THEN elig ELSE 0 END) OVER (w {FOLLOWING})")]
+        return [Step(2, f"p{k}", f"sum(CASE WHEN q{k} = 1 THEN elig ELSE 0 END) OVER (w {RUNNING})")]
 
 
 @dataclass(frozen=True)
