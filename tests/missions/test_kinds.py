@@ -185,5 +185,5 @@ def test_the_spring_campaign_runs_end_to_end_from_a_file_import(spring, member, 
     assert document["points"]["limited"] == 300 + 500 + 300
     assert client.get("/").status_code == 200
     assert "春のおでかけ" in client.get("/").content.decode()
-    changelist = admin_client.get("/admin/missions/mission/?campaign__id__exact=%d" % spring.pk)
+    changelist = admin_client.get(f"/admin/missions/mission/?campaign__id__exact={spring.pk}")
     assert changelist.status_code == 200 and "outing-complete" in changelist.content.decode()
