@@ -8,7 +8,10 @@ not minutes). The full re-score starts from no stamps, cards or ledger lines (th
 award written); the incremental run adds 1,000 transactions for random members and re-scores
 only those members, as the ingestion does. The last line is machine-readable:
 
-    score: members=N transactions=N full_s=… per_million_s=… incremental_s=… jobs=N
+    score: members=N transactions=N full_s=… per_million_s=… incremental_s=… jobs=N copy_s=… score_ratio=…
+
+``score_ratio`` is the full re-score's seconds over those of a COPY of the same transactions into an
+unindexed table, measured in the same run (``_copy_reference``): a figure that holds from machine to machine.
 
 ``--jobs N`` runs the full re-scores as ``manage.py rescore --jobs N`` does: disjoint chunks of members
 in N processes, each with its own database connection (the incremental batch stays one process).
@@ -35,6 +38,28 @@ def _database_ensure(url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _copy_reference(connection) -> float:
+    """Seconds to COPY the campaign's transactions into an unindexed table: the physical floor of a scoring.
+
+    Scoring reads every transaction and writes about as many rows (stamps, ledger lines, cards), so
+    its time over this COPY's (``score_ratio``) measures the engine, whatever the machine's speed.
+    """
+    raw = connection.connection
+    with raw.cursor() as cursor:
+        data = bytearray()
+        with cursor.copy("COPY campaign_transaction TO STDOUT") as copy:
+            for block in copy:
+                data += block
+        cursor.execute("CREATE TEMP TABLE copy_reference (LIKE campaign_transaction)")
+        started = time.monotonic()
+        with cursor.copy("COPY copy_reference FROM STDIN") as copy:
+            copy.write(data)
+        seconds = time.monotonic() - started
+        cursor.execute("DROP TABLE copy_reference")
+    raw.commit()
+    return seconds
 
 
 def _generate(cursor, campaign_id: int, members: int, transactions: int) -> None:
@@ -143,6 +168,8 @@ def main() -> int:
     transactions = Transaction.objects.filter(campaign=campaign).count()
     members = Transaction.objects.filter(campaign=campaign).values("member_id").distinct().count()
 
+    connection.ensure_connection()
+    copy_s = _copy_reference(connection)
     started = time.monotonic()
     full = full_rescore()
     full_s = time.monotonic() - started
@@ -173,7 +200,8 @@ def main() -> int:
     per_million = full_s / transactions * 1_000_000 if transactions else 0.0
     print(
         f"score: members={members} transactions={transactions} full_s={full_s:.2f} "
-        f"per_million_s={per_million:.2f} incremental_s={incremental_s:.2f} jobs={args.jobs}"
+        f"per_million_s={per_million:.2f} incremental_s={incremental_s:.2f} jobs={args.jobs} "
+        f"copy_s={copy_s:.2f} score_ratio={full_s / copy_s:.2f}"
     )
     return 0
 
