@@ -148,13 +148,10 @@ def main() -> int:
     from django.db import connection
 
     from campaign.models import Campaign, Transaction
-    from missions.management.commands.rescore import rescore_parallel
     from missions.models import LedgerLine, Stamp, StampCard
     from missions.services import members_score
 
     def full_rescore():
-        if args.jobs > 1:
-            return rescore_parallel(campaign=campaign, jobs=args.jobs)
         return members_score(campaign=campaign)
 
     campaign = Campaign.objects.current()

@@ -77,12 +77,14 @@ class _Chunk:
             for setting in ("work_mem = '256MB'", "jit = off", "default_statistics_target = 10"):
                 self.run(f"SET LOCAL {setting}", {})
         self.run("CREATE TEMP TABLE _members (member_id varchar(64) PRIMARY KEY)", {})
-        self.cursor.executemany("INSERT INTO _members VALUES (%s)", [(m,) for m in member_ids])
+        self.rows_insert("_members", [(m,) for m in member_ids])
         card = StampCard._meta.db_table
+        # The missing cards first, so that every member of the chunk has one to lock.
         self.run(
             f"INSERT INTO {card} (campaign_id, member_id, entered, stamps_cleared, points_limited, points_basic,"
-            f" lottery_eligible) SELECT %(campaign)s, member_id, FALSE, 0, 0, 0, FALSE FROM _members WHERE TRUE"
-            f" ON CONFLICT (campaign_id, member_id) DO NOTHING"
+            f" lottery_eligible) SELECT %(campaign)s, member_id, FALSE, 0, 0, 0, FALSE FROM _members m"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {card} c WHERE c.campaign_id = %(campaign)s"
+            f" AND c.member_id = m.member_id) ON CONFLICT (campaign_id, member_id) DO NOTHING"
         )
         if self.postgresql:
             self.run(
@@ -98,8 +100,8 @@ class _Chunk:
             " reward_points integer, unit_points integer, point_type varchar(16), lottery boolean)",
             {},
         )
-        self.cursor.executemany(
-            "INSERT INTO _rule VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        self.rows_insert(
+            "_rule",
             [
                 (
                     r.mission_id,
@@ -113,6 +115,15 @@ class _Chunk:
                 for r in self.rules
             ],
         )
+
+    def rows_insert(self, table: str, rows: list[tuple]) -> None:
+        """Rows into a temporary table: COPY on PostgreSQL (50,000 ids in milliseconds), executemany on SQLite."""
+        if self.postgresql:
+            with self.cursor.cursor.copy(f"COPY {table} FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        elif rows:
+            self.cursor.executemany(f"INSERT INTO {table} VALUES ({', '.join(['%s'] * len(rows[0]))})", rows)
 
     def analyze(self, tables: str) -> None:
         if self.postgresql:  # without statistics the planner guesses the temporary tables' sizes
