@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from campaign import clock
 from campaign.models import Campaign, Entry
 from missions.evaluate import outcomes_insert
-from missions.models import LedgerKind, LedgerLine, Stamp, StampCard
+from missions.models import LedgerKind, LedgerLine, ScoringDue, Stamp, StampCard
 from missions.rules import Rule
 
 LOTTERY_REWARD = "lottery"
@@ -91,6 +91,14 @@ class _Chunk:
                 f"SELECT id FROM {card} WHERE campaign_id = %(campaign)s"
                 f" AND member_id IN (SELECT member_id FROM _members) ORDER BY member_id FOR UPDATE"
             )
+        # What is due for these members now is scored by this chunk: its rows are deleted at the end.
+        # Locked, so a record written meanwhile waits and marks its member due again after our commit.
+        due = ScoringDue._meta.db_table
+        self.run(
+            f"SELECT id FROM {due} WHERE campaign_id = %(campaign)s AND member_id IN (SELECT member_id FROM _members)"
+            + (" ORDER BY member_id FOR UPDATE" if self.postgresql else "")
+        )
+        self.due = [row[0] for row in self.cursor.fetchall()]
         self.run(
             f"CREATE TEMP TABLE _entered AS SELECT DISTINCT member_id FROM {Entry._meta.db_table}"
             f" WHERE campaign_id = %(campaign)s AND member_id IN (SELECT member_id FROM _members)"
@@ -227,6 +235,11 @@ class _Chunk:
         )
         return int(awards or 0), int(reversals or 0), int(delta or 0)
 
+    def due_clear(self) -> None:
+        for start in range(0, len(self.due), 1000):
+            ids = self.due[start : start + 1000]
+            self.run(f"DELETE FROM {ScoringDue._meta.db_table} WHERE id IN ({', '.join(map(str, ids))})", {})
+
     def cards_write(self) -> None:
         card, ledger = StampCard._meta.db_table, LedgerLine._meta.db_table
         self.params["needed"] = sum(1 for r in self.rules if r.counts_for_lottery)
@@ -271,6 +284,7 @@ def chunk_score(
             "SELECT count(*) FROM (SELECT member_id FROM _stamp_new UNION SELECT member_id FROM _line_new) x"
         )
         chunk.cards_write()
+        chunk.due_clear()
         for table in TEMPORARY:
             chunk.run(f"DROP TABLE {table}", {})
         if dry_run:

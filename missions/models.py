@@ -342,3 +342,28 @@ class LedgerLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.reward} {self.points:+d}"
+
+
+class ScoringDue(models.Model):
+    """A member whose records changed since the last scoring: the scoring outbox.
+
+    Written in the same transaction as the records (a push, an import, an entry, a video view), so
+    a record is never stored without its member being due, whatever happens to the task queued for
+    it (broker down, worker killed, task lost). The scorer deletes the rows it locked when it started
+    a chunk; a row written meanwhile survives for the next run. A periodic sweep scores what stays due.
+    """
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    member_id = models.CharField(_("member ID"), max_length=64)
+    since = models.DateTimeField(_("due since"))
+
+    class Meta:
+        verbose_name = _("member due for scoring")
+        verbose_name_plural = _("members due for scoring")
+        constraints = [models.UniqueConstraint(fields=["campaign", "member_id"], name="scoring_due_once")]
+        indexes = [models.Index(fields=["since"], name="scoring_due_since")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} due since {self.since}"

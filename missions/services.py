@@ -13,14 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
+from datetime import timedelta
 
 from django.db import connection, transaction
 
+from campaign import clock
 from campaign.models import Campaign, Entry, Member, Transaction, VideoView
 from campaign.services import statistics_sample
 from missions.engine import ScoreResult, chunk_score
 from missions.explain import ExplainedTransactions
-from missions.models import LedgerLine, Stamp, StampCard
+from missions.models import LedgerLine, ScoringDue, Stamp, StampCard
 from missions.progress import progress_build
 from missions.rules import rules_load
 
@@ -131,6 +133,42 @@ def _members_of_campaign(campaign: Campaign, low: str | None = None, high: str |
     for model in (Transaction, Entry, VideoView, StampCard):
         ids.update(model.objects.filter(campaign=campaign, **bounds).values_list("member_id", flat=True).distinct())
     return sorted(ids)
+
+
+def scoring_due_mark(*, campaign_id: int, member_ids: Iterable[str]) -> None:
+    """Mark members due for scoring, inside the caller's transaction (the one storing their records).
+
+    An upsert in member order: should a scorer hold a member's row (it scores what it saw), this waits
+    for its commit and then writes the row again, so a record the scorer did not see stays due.
+    """
+    ids = sorted(set(member_ids))
+    table, least = ScoringDue._meta.db_table, "least" if connection.vendor == "postgresql" else "min"
+    since = connection.ops.adapt_datetimefield_value(clock.now())
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), SCORE_CHUNK):
+            part = ids[start : start + SCORE_CHUNK]
+            rows = ", ".join(["(%s, %s, %s)"] * len(part))
+            cursor.execute(
+                f"INSERT INTO {table} (campaign_id, member_id, since) VALUES {rows}"
+                f" ON CONFLICT (campaign_id, member_id) DO UPDATE SET since = {least}({table}.since, excluded.since)",
+                [value for member_id in part for value in (campaign_id, member_id, since)],
+            )
+
+
+def scoring_due_oldest(*, limit: int = SCORE_CHUNK * 50, older_than: float = 0) -> dict[int, list[str]]:
+    """The members due longest (``older_than`` seconds at least), by campaign: what the sweep scores."""
+    cutoff = clock.now() - timedelta(seconds=older_than)
+    due: dict[int, list[str]] = {}
+    rows = ScoringDue.objects.filter(since__lte=cutoff).order_by("since").values_list("campaign_id", "member_id")
+    for campaign_id, member_id in rows[:limit]:
+        due.setdefault(campaign_id, []).append(member_id)
+    return due
+
+
+def scoring_lag_seconds() -> float:
+    """Age of the oldest member due for scoring (0 when nothing is due): the scoring promise's gauge."""
+    oldest = ScoringDue.objects.order_by("since").values_list("since", flat=True).first()
+    return max(0.0, (clock.now() - oldest).total_seconds()) if oldest else 0.0
 
 
 def members_score_later(*, campaign: Campaign, member_ids: Iterable[str]) -> None:
