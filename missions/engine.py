@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from campaign import clock
 from campaign.models import Campaign, Entry
@@ -27,6 +27,7 @@ from missions.models import LedgerKind, LedgerLine, ScoringDue, Stamp, StampCard
 from missions.rules import Rule
 
 LOTTERY_REWARD = "lottery"
+BULK_CHUNK = 1000  # members: more in a chunk are scored without writing their cards first
 TEMPORARY = ("_members", "_entered", "_rule", "_out", "_unit", "_stamp_new", "_line_new")
 
 
@@ -67,8 +68,14 @@ class _Chunk:
         self.run(sql)
         return self.cursor.fetchone()
 
-    def prepare(self, member_ids: Sequence[str]) -> None:
-        """The chunk's members, their cards locked (in member order: overlapping chunks cannot deadlock)."""
+    def prepare(self, member_ids: Sequence[str], *, cards_first: bool) -> None:
+        """The chunk's members, their cards locked (in member order: overlapping chunks cannot deadlock).
+
+        ``cards_first`` inserts the missing cards before locking, so that two scorers of a new member
+        wait for each other. A bulk chunk (mostly new members, as in a file import) skips that write:
+        should another scorer write one of its members meanwhile, a unique constraint refuses the
+        chunk, which ``chunk_score`` then scores again with every card locked.
+        """
         for table in TEMPORARY:
             self.run(f"DROP TABLE IF EXISTS {table}", {})
         if self.postgresql:
@@ -79,13 +86,13 @@ class _Chunk:
         self.run("CREATE TEMP TABLE _members (member_id varchar(64) PRIMARY KEY)", {})
         self.rows_insert("_members", [(m,) for m in member_ids])
         card = StampCard._meta.db_table
-        # The missing cards first, so that every member of the chunk has one to lock.
-        self.run(
-            f"INSERT INTO {card} (campaign_id, member_id, entered, stamps_cleared, points_limited, points_basic,"
-            f" lottery_eligible) SELECT %(campaign)s, member_id, FALSE, 0, 0, 0, FALSE FROM _members m"
-            f" WHERE NOT EXISTS (SELECT 1 FROM {card} c WHERE c.campaign_id = %(campaign)s"
-            f" AND c.member_id = m.member_id) ON CONFLICT (campaign_id, member_id) DO NOTHING"
-        )
+        if cards_first:
+            self.run(
+                f"INSERT INTO {card} (campaign_id, member_id, entered, stamps_cleared, points_limited, points_basic,"
+                f" lottery_eligible) SELECT %(campaign)s, member_id, FALSE, 0, 0, 0, FALSE FROM _members m"
+                f" WHERE NOT EXISTS (SELECT 1 FROM {card} c WHERE c.campaign_id = %(campaign)s"
+                f" AND c.member_id = m.member_id) ON CONFLICT (campaign_id, member_id) DO NOTHING"
+            )
         if self.postgresql:
             self.run(
                 f"SELECT id FROM {card} WHERE campaign_id = %(campaign)s"
@@ -269,12 +276,26 @@ def chunk_score(
     *, campaign: Campaign, rules: Sequence[Rule], member_ids: Sequence[str], dry_run: bool = False
 ) -> ScoreResult:
     """Score one chunk of members in one database transaction (rolled back when ``dry_run``)."""
+    bulk = len(member_ids) > BULK_CHUNK
+    try:
+        return _chunk_score(
+            campaign=campaign, rules=rules, member_ids=member_ids, dry_run=dry_run, cards_first=not bulk
+        )
+    except IntegrityError:
+        if not bulk:
+            raise
+        return _chunk_score(campaign=campaign, rules=rules, member_ids=member_ids, dry_run=dry_run, cards_first=True)
+
+
+def _chunk_score(
+    *, campaign: Campaign, rules: Sequence[Rule], member_ids: Sequence[str], dry_run: bool, cards_first: bool
+) -> ScoreResult:
     result = ScoreResult(members_scored=len(member_ids))
     if not member_ids:
         return result
     with transaction.atomic(), connection.cursor() as cursor:
         chunk = _Chunk(cursor, campaign=campaign, rules=rules)
-        chunk.prepare(member_ids)
+        chunk.prepare(member_ids, cards_first=cards_first)
         chunk.analyze("_members, _entered, _rule")
         outcomes_insert(chunk.run, campaign=campaign, rules=rules)
         chunk.analyze("_out, _unit")

@@ -22,6 +22,7 @@ from missions.models import Video
 from missions.rules import Rule
 
 WINDOW = "WINDOW w AS (PARTITION BY member_id ORDER BY occurred_at, transaction_id)"
+ENTERED = "member_id IN (SELECT member_id FROM _entered)"
 
 
 def sql_dialect() -> dict[str, str]:
@@ -43,9 +44,10 @@ def period_params(campaign: Campaign) -> dict:
 def records_sql(*, rules: Sequence[Rule], members: str, explain: bool = False) -> str:
     """One row per countable record of ``members`` (an SQL condition on ``t.member_id``).
 
-    Per record mission k, in ``rules`` order: ``q{k}`` (1: the record qualifies), ``p{k}`` (the
-    member's progress after it) and ``v{k}`` (before it). With ``explain``, also ``r{k}``: the first
-    check the record fails, and every record is kept (the scorer keeps only those that qualify somewhere).
+    Per record mission k, in ``rules`` order: ``q{k}`` (1: the record qualifies) and ``p{k}`` (the
+    member's progress after it); ``rn`` is the record's rank in the member's time order. With
+    ``explain`` every record is kept (the scorer keeps those that qualify somewhere), with ``r{k}``
+    (the first check it fails), ``v{k}`` (the progress before it) and ``g{k}`` (it added to it).
     """
     tx = Transaction._meta.db_table
     merchant = Merchant._meta.db_table
@@ -60,7 +62,7 @@ def records_sql(*, rules: Sequence[Rule], members: str, explain: bool = False) -
         f" FROM {tx} t WHERE t.campaign_id = %(campaign)s AND {members} AND {countable}"
     )
     days = f"SELECT a.*, ls / 86400 AS d, ls %% 86400 AS tod, ((ls / 86400 + 3) %% 7) + 1 AS dow FROM ({base}) a"
-    flags, steps = [], {2: [], 3: [], 4: []}
+    flags, steps = [], {2: ["row_number() OVER w AS rn"], 3: [], 4: []}
     for k, rule in enumerate(rules):
         checks = rule.kind_def.checks(rule)
         flags.append(f"CASE WHEN {' AND '.join(f'({c.sql})' for c in checks)} THEN 1 ELSE 0 END AS q{k}")
@@ -75,14 +77,28 @@ def records_sql(*, rules: Sequence[Rule], members: str, explain: bool = False) -
     for level in (2, 3, 4):
         if steps[level]:
             query = f"SELECT x{level}.*, {', '.join(steps[level])} FROM ({query}) x{level} {WINDOW}"
-    before = ", ".join(f"coalesce(lag(p{k}) OVER w, 0) AS v{k}" for k in range(len(rules)))
-    query = f"SELECT x5.*, {before} FROM ({query}) x5 {WINDOW}"
     if explain:
+        before = ", ".join(f"coalesce(lag(p{k}) OVER w, 0) AS v{k}" for k in range(len(rules)))
+        query = f"SELECT x5.*, {before} FROM ({query}) x5 {WINDOW}"
         gained = ", ".join(
             f"CASE WHEN {r.kind_def.gained_sql(k)} THEN 1 ELSE 0 END AS g{k}" for k, r in enumerate(rules)
         )
         query = f"SELECT x6.*, {gained} FROM ({query}) x6"
     return query
+
+
+_ID_BITS = 40  # record pks stay below 2**40: the record's rank is packed above its pk
+
+
+def _first(condition: str, column: str = "id") -> str:
+    """The pk (or time) of the member's first record, in time order, meeting ``condition``.
+
+    Progress never decreases, so the first record at which it reaches a value is the one with the
+    smallest rank among those at or above it: min(rank << 40 | pk) finds it in the same grouping pass.
+    """
+    if column == "occurred_at":  # time order is the rank's order
+        return f"min(CASE WHEN {condition} THEN occurred_at END)"
+    return f"(min(CASE WHEN {condition} THEN rn * {1 << _ID_BITS} + id END) %% {1 << _ID_BITS})"
 
 
 def _records_insert(run, *, campaign: Campaign, rules: Sequence[Rule]) -> None:
@@ -92,13 +108,12 @@ def _records_insert(run, *, campaign: Campaign, rules: Sequence[Rule]) -> None:
         return
     ranked = records_sql(rules=counting, members="t.member_id IN (SELECT member_id FROM _members)")
     least = sql_dialect()["least"]
-    columns, units = [], []
+    columns, units = ["member_id IN (SELECT member_id FROM _entered) AS entered"], []
     for k, rule in enumerate(counting):
-        reached = f"p{k} >= {int(rule.target)} AND v{k} < {int(rule.target)}"
-        columns += [f"max(p{k}) AS c{k}", f"min(CASE WHEN {reached} THEN id END) AS i{k}"]
-        columns.append(f"min(CASE WHEN {reached} THEN occurred_at END) AS a{k}")
+        reached = f"p{k} >= {int(rule.target)}"
+        columns += [f"max(p{k}) AS c{k}", f"{_first(reached)} AS i{k}", f"{_first(reached, 'occurred_at')} AS a{k}"]
         for n in range(1, int(rule.target) + 1) if rule.unit_points else ():
-            columns.append(f"min(CASE WHEN p{k} >= {n} AND v{k} < {n} THEN occurred_at END) AS u{k}_{n}")
+            columns.append(f"{_first(f'p{k} >= {n}', 'occurred_at')} AS u{k}_{n}")
             units.append(f"SELECT member_id, {rule.mission_id}, {n}, u{k}_{n} FROM _eval WHERE u{k}_{n} IS NOT NULL")
     run("DROP TABLE IF EXISTS _eval")
     run(
@@ -106,11 +121,11 @@ def _records_insert(run, *, campaign: Campaign, rules: Sequence[Rule]) -> None:
         period_params(campaign),
     )
     outcomes = " UNION ALL ".join(
-        f"SELECT member_id, {r.mission_id}, {least}(c{k}, {int(r.target)}), {int(r.target)}, a{k}, i{k}"
+        f"SELECT member_id, {r.mission_id}, {least}(c{k}, {int(r.target)}), {int(r.target)}, entered, a{k}, i{k}"
         f" FROM _eval WHERE c{k} > 0"
         for k, r in enumerate(counting)
     )
-    run(f"INSERT INTO _out (member_id, mission_id, progress, target, cleared_at, tx_pk) {outcomes}")
+    run(f"INSERT INTO _out (member_id, mission_id, progress, target, entered, cleared_at, tx_pk) {outcomes}")
     if units:
         run(f"INSERT INTO _unit (member_id, mission_id, unit, at) {' UNION ALL '.join(units)}")
     run("DROP TABLE _eval")
@@ -128,8 +143,8 @@ def _videos_insert(run, *, campaign: Campaign, rules: Sequence[Rule]) -> None:
     for rule in (r for r in rules if r.kind == "video"):
         target, params = int(rule.target), {"campaign": campaign.pk, "mission": rule.mission_id}
         run(
-            f"INSERT INTO _out (member_id, mission_id, progress, target, cleared_at, vv_pk) "
-            f"SELECT member_id, %(mission)s, {least}(count(*), {target}), {target},"
+            f"INSERT INTO _out (member_id, mission_id, progress, target, entered, cleared_at, vv_pk) "
+            f"SELECT member_id, %(mission)s, {least}(count(*), {target}), {target}, {ENTERED},"
             f" max(CASE WHEN n = {target} THEN watched_at END), max(CASE WHEN n = {target} THEN id END)"
             f" FROM ({ranked}) x GROUP BY member_id",
             params,
@@ -167,8 +182,8 @@ def _completions_insert(run, *, rules: Sequence[Rule]) -> None:
         position = " ".join(f"WHEN {mission_id} THEN {n}" for n, mission_id in enumerate(required))
         done = f"cnt = {len(required)}"
         run(
-            f"INSERT INTO _out (member_id, mission_id, progress, target, cleared_at, tx_pk, vv_pk) "
-            f"SELECT member_id, {rule.mission_id}, {least}(cnt, {int(rule.target)}), {int(rule.target)},"
+            f"INSERT INTO _out (member_id, mission_id, progress, target, entered, cleared_at, tx_pk, vv_pk) "
+            f"SELECT member_id, {rule.mission_id}, {least}(cnt, {int(rule.target)}), {int(rule.target)}, {ENTERED},"
             f" CASE WHEN {done} THEN cleared_at END, CASE WHEN {done} THEN tx_pk END, CASE WHEN {done} THEN vv_pk END"
             f" FROM (SELECT o.member_id, o.cleared_at, o.tx_pk, o.vv_pk,"
             f"  count(*) OVER (PARTITION BY o.member_id) AS cnt,"
@@ -180,11 +195,11 @@ def _completions_insert(run, *, rules: Sequence[Rule]) -> None:
 
 
 def outcomes_insert(run, *, campaign: Campaign, rules: Sequence[Rule]) -> None:
-    """Fill ``_out`` and ``_unit`` for the members in ``_members``, then mark the entered ones."""
+    """Fill ``_out`` and ``_unit`` for the members in ``_members`` (and whether each is in ``_entered``)."""
     ts = sql_timestamp()
     run(
         "CREATE TEMP TABLE _out (member_id varchar(64) NOT NULL, mission_id bigint NOT NULL,"
-        " progress integer NOT NULL, target integer NOT NULL, entered boolean NOT NULL DEFAULT FALSE,"
+        " progress integer NOT NULL, target integer NOT NULL, entered boolean NOT NULL,"
         f" cleared_at {ts}, tx_pk bigint, vv_pk bigint)"
     )
     run(
@@ -194,7 +209,6 @@ def outcomes_insert(run, *, campaign: Campaign, rules: Sequence[Rule]) -> None:
     _records_insert(run, campaign=campaign, rules=rules)
     _videos_insert(run, campaign=campaign, rules=rules)
     _completions_insert(run, rules=rules)
-    run("UPDATE _out SET entered = TRUE WHERE member_id IN (SELECT member_id FROM _entered)")
 
 
 def sql_timestamp() -> str:
