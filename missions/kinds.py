@@ -122,11 +122,7 @@ class DistinctDays(Kind):
     def progress_sql(self, k: int) -> list[Step]:
         return [
             Step(2, f"b{k}", f"max(CASE WHEN q{k} = 1 THEN d END) OVER (w {BEFORE})"),
-            Step(
-                3,
-                f"p{k}",
-                f"sum(CASE WHEN q{k} = 1 AND (b{k} IS NULL OR b{k} < d) THEN 1 ELSE 0 END) OVER (w {RUNNING})",
-            ),
+            Step(3, f"p{k}", f"sum(CASE WHEN q{k} = 1 AND {_new_day(k)} THEN 1 ELSE 0 END) OVER (w {RUNNING})"),
         ]
 
 
@@ -141,11 +137,7 @@ class ConsecutiveDays(Kind):
     def progress_sql(self, k: int) -> list[Step]:
         return [
             Step(2, f"b{k}", f"max(CASE WHEN q{k} = 1 THEN d END) OVER (w {BEFORE})"),
-            Step(
-                3,
-                f"s{k}",
-                f"max(CASE WHEN q{k} = 1 AND (b{k} IS NULL OR b{k} < d - 1) THEN d END) OVER (w {RUNNING})",
-            ),
+            Step(3, f"s{k}", f"max(CASE WHEN q{k} = 1 AND {_new_run(k)} THEN d END) OVER (w {RUNNING})"),
             Step(4, f"p{k}", f"max(CASE WHEN q{k} = 1 THEN d - s{k} + 1 ELSE 0 END) OVER (w {RUNNING})"),
         ]
 
