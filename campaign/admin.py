@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from campaign import import_admin  # noqa: F401  (the transaction import pages)
+from campaign.admin_display import LabelledColumns, ledger_reward_text
 from campaign.audit import staff_action_record
 from campaign.dashboard import dashboard_figures_cached, dashboard_rows
 from campaign.models import (
@@ -35,7 +36,7 @@ from campaign.models import (
 )
 from campaign.services import Refused, entry_create
 from merchants.models import Merchant
-from missions.models import LedgerLine
+from missions.models import Course, LedgerLine, Mission
 from missions.services import members_score, progress_document, transactions_explained
 
 # The back office names the campaign's portal, not the framework ("Django 管理サイト").
@@ -197,14 +198,20 @@ def member_panels(*, member: Member) -> dict:
     """What the member page shows besides the form: the stamp card, the ledger and the explained transactions."""
     campaign = Campaign.objects.current()
     explained = transactions_explained(campaign=campaign, member_id=member.pk)
+    lines = list(
+        LedgerLine.objects.filter(campaign=campaign, member=member).select_related("export", "mission").order_by("id")
+    )
+    for line in lines:
+        line.reward_text = ledger_reward_text(line)
     return {
         "campaign": campaign,
         "progress": progress_document(campaign=campaign, member_id=member.pk),
-        "ledger_lines": list(
-            LedgerLine.objects.filter(campaign=campaign, member=member).select_related("export").order_by("id")
-        ),
+        "ledger_lines": lines,
         "explained": explained[:MEMBER_PAGE_TRANSACTIONS],
         "explained_count": len(explained),
+        # The documents name missions and courses by code; staff read them by title.
+        "mission_titles": {m.code: m.title for m in Mission.objects.filter(campaign=campaign)},
+        "course_names": {c.code: c.name for c in Course.objects.filter(campaign=campaign)},
     }
 
 
@@ -378,12 +385,18 @@ class TransactionAdmin(BigTableAdmin):
 
 
 @admin.register(VideoView)
-class VideoViewAdmin(BigTableAdmin):
-    list_display = ["member", "video", "watched_at", "source"]
+class VideoViewAdmin(LabelledColumns, BigTableAdmin):
+    """Recorded by the app and the special site when a member watched a video to the end: shown, not edited."""
+
+    list_display = ["member_column", "video_column", "watched_at", "source"]
     list_filter = ["video", "source"]
     search_fields = ["member__member_id"]
-    raw_id_fields = ["member"]
-    list_select_related = ["video"]
+    list_select_related = ["video", "campaign"]
+    fields = ["member_column", "video_column", "campaign_column", "watched_at", "source", "received_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False

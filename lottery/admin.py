@@ -223,7 +223,9 @@ class DrawAdmin(ReadOnlyAdmin):
             return HttpResponseRedirect(self._change_url(draw_id))
         response = HttpResponse(body, content_type=f"text/csv; charset={encoding}")
         response["Content-Disposition"] = f'attachment; filename="lottery-draw-{draw.pk}-winners-{encoding}.csv"'
-        staff_action_record(user=request.user, obj=draw, message=f"Exported the winners ({encoding})")
+        staff_action_record(
+            user=request.user, obj=draw, message=gettext("Exported the winners (%(encoding)s)") % {"encoding": encoding}
+        )
         return response
 
     def eligible_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
@@ -231,7 +233,7 @@ class DrawAdmin(ReadOnlyAdmin):
         draw = get_object_or_404(Draw, pk=draw_id)
         response = HttpResponse(services.eligible_list_export(draw=draw), content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="lottery-draw-{draw.pk}-eligible.txt"'
-        staff_action_record(user=request.user, obj=draw, message="Downloaded the frozen eligible list")
+        staff_action_record(user=request.user, obj=draw, message=gettext("Downloaded the frozen eligible list"))
         return response
 
 

@@ -12,10 +12,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from campaign import clock
 from campaign.admin import BigTableAdmin
+from campaign.admin_display import HistoryAdmin, LabelledColumns, ledger_reward_text
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from missions.exporting import (
@@ -60,7 +60,7 @@ WEEKDAY_CHOICES = [
 
 
 @admin.register(Course)
-class CourseAdmin(SimpleHistoryAdmin):
+class CourseAdmin(HistoryAdmin):
     list_display = ["code", "name_ja", "name_en", "campaign", "order"]
     list_filter = ["campaign"]
     search_fields = ["code", "name_ja", "name_en"]
@@ -130,7 +130,7 @@ def _at_least_one(value: int | None) -> None:
 
 
 @admin.register(Mission)
-class MissionAdmin(SimpleHistoryAdmin):
+class MissionAdmin(HistoryAdmin):
     """Marketing edits mission texts, rewards and rules (R6).
 
     Once the campaign has started, a change to a rule is first shown as a dry run on the
@@ -240,7 +240,7 @@ class VideoAdmin(admin.ModelAdmin):
     search_fields = ["code", "title_ja", "title_en"]
 
 
-class _ReadOnlyAdmin(BigTableAdmin):
+class _ReadOnlyAdmin(LabelledColumns, BigTableAdmin):
     """Written by the scoring engine only: staff look, nobody edits."""
 
     def has_add_permission(self, request):
@@ -276,8 +276,8 @@ class RewardFilter(admin.SimpleListFilter):
     parameter_name = "reward"
 
     def lookups(self, request, model_admin):
-        codes = Mission.objects.order_by("course__order", "order").values_list("code", flat=True).distinct()
-        return [(code, code) for code in [*codes, "lottery"]]
+        missions = {m.code: m.title for m in Mission.objects.order_by("-campaign__starts_at", "course__order", "order")}
+        return [*missions.items(), ("lottery", gettext("lottery prize"))]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -288,8 +288,8 @@ class RewardFilter(admin.SimpleListFilter):
 @admin.register(StampCard)
 class StampCardAdmin(_ReadOnlyAdmin):
     list_display = [
-        "member",
-        "campaign",
+        "member_column",
+        "campaign_column",
         "entered",
         "stamps_cleared",
         "points_limited",
@@ -299,22 +299,60 @@ class StampCardAdmin(_ReadOnlyAdmin):
     ]
     list_filter = ["entered", "lottery_eligible", StampsClearedFilter]
     search_fields = ["member__member_id"]
+    fields = [
+        "member_column",
+        "campaign_column",
+        "entered",
+        "stamps_cleared",
+        "points_limited",
+        "points_basic",
+        "lottery_eligible",
+        "scored_at",
+    ]
+    readonly_fields = fields
 
 
 @admin.register(Stamp)
 class StampAdmin(_ReadOnlyAdmin):
-    list_display = ["member", "mission", "progress", "target", "cleared", "cleared_at"]
+    list_display = ["member_column", "mission_column", "progress", "target", "cleared", "cleared_at"]
     list_filter = ["cleared", "mission"]
     search_fields = ["member__member_id"]
     list_select_related = ["mission"]
+    fields = ["member_column", "mission_column", "progress", "target", "cleared", "cleared_at"]
+    readonly_fields = fields
 
 
 @admin.register(LedgerLine)
 class LedgerLineAdmin(_ReadOnlyAdmin):
-    list_display = ["id", "member", "reward", "kind", "points", "point_type", "occurred_at", "created_at", "export"]
+    list_display = [
+        "id",
+        "member_column",
+        "reward_column",
+        "kind",
+        "points",
+        "point_type",
+        "occurred_at",
+        "created_at",
+        "export_column",
+    ]
     list_filter = ["kind", "point_type", RewardFilter, ("export", admin.EmptyFieldListFilter)]
     search_fields = ["member__member_id"]
-    list_select_related = ["export"]
+    list_select_related = ["export", "mission"]
+    fields = [
+        "member_column",
+        "reward_column",
+        "kind",
+        "points",
+        "point_type",
+        "occurred_at",
+        "created_at",
+        "export_column",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("reward"), ordering="reward")
+    def reward_column(self, obj: LedgerLine) -> str:
+        return ledger_reward_text(obj)
 
 
 class PointExportForm(forms.Form):
