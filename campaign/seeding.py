@@ -190,6 +190,7 @@ def _load_campaign(report: LoadReport, raw: dict[str, Any]) -> Campaign:
     values["lottery_winners"] = int(raw.get("lottery_winners", 77))
     values["lottery_prize_points"] = int(raw.get("lottery_prize_points", 5000))
     values["lottery_point_type"] = raw.get("lottery_point_type", "basic")
+    values["points_budget"] = int(raw["points_budget"]) if raw.get("points_budget") else None
     values["notes"] = list(raw.get("notes", []))
     values["is_active"] = bool(raw.get("is_active", True))
     return _upsert(report, Campaign, {"code": raw["code"]}, values)

@@ -136,6 +136,9 @@ def visible_text(html: str) -> str:
     return " ".join(" ".join(parser.parts).split())
 
 
+OBJECT_PARAMETERS = {"object_id", "pk", "draw_id"}  # a custom page of one object (not a chart's CSV)
+
+
 def admin_pages(user) -> list[str]:
     """Every admin page ``user`` may open with GET: index, changelists, add and change forms, history, custom pages."""
     request = RequestFactory().get("/admin/")
@@ -155,11 +158,12 @@ def admin_pages(user) -> list[str]:
             name = pattern.name or ""
             if not name or name.rsplit("_", 1)[-1] in {"changelist", "add", "change", "history", "delete"}:
                 continue
-            for args in ([], [obj.pk] if obj is not None else None):
-                if args is None:
-                    continue
+            parameters = set(getattr(pattern.pattern, "converters", {}))
+            if not parameters:
+                urls.append(reverse(f"admin:{name}"))
+            elif parameters <= OBJECT_PARAMETERS and len(parameters) == 1 and obj is not None:
                 try:
-                    urls.append(reverse(f"admin:{name}", args=args))
+                    urls.append(reverse(f"admin:{name}", args=[obj.pk]))
                 except NoReverseMatch:
                     continue
     return sorted(set(urls))
