@@ -27,6 +27,7 @@ from missions.exporting import (
     points_export_later,
 )
 from missions.models import Course, LedgerLine, Mission, PointExport, Stamp, StampCard, Video
+from missions.rule_preview import affected_members_sample, text_contradictions
 from missions.services import campaign_rescore_later, rule_change_preview
 
 # Changing one of these changes who clears what: after the start, it needs a re-score.
@@ -201,8 +202,11 @@ class MissionAdmin(HistoryAdmin):
         changed = sorted(RULE_FIELDS & set(form.changed_data))
         if not changed:
             return None
+        before = Mission.objects.get(pk=mission.pk)
         edited = form.save(commit=False)  # unsaved: only the dry run sees it
         preview = rule_change_preview(campaign=mission.campaign, missions=[edited])
+        sample = affected_members_sample(campaign=mission.campaign, edited=edited)
+        complete = not preview.estimated and len(sample) == preview.result.members_changed
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Confirm the rule change"),
@@ -211,6 +215,14 @@ class MissionAdmin(HistoryAdmin):
             "changed_fields": [Mission._meta.get_field(name).verbose_name for name in changed],
             "result": preview.result,
             "preview": preview,
+            "sample": sample,
+            # Every affected member is listed: the sample's totals are the dry run's, line for line.
+            "sample_complete": complete,
+            "sample_totals": {
+                key: sum(getattr(effect, key) for effect in sample)
+                for key in ("stamps_changed", "awards", "reversals", "points_delta")
+            },
+            "warnings": text_contradictions(before=before, after=edited, changed=changed),
             "post_items": [(key, value) for key in request.POST for value in request.POST.getlist(key)],
             "confirm_field": CONFIRM_FIELD,
         }

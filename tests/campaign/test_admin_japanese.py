@@ -212,3 +212,34 @@ def test_every_admin_page_of_every_role_is_in_japanese(client, running_campaign,
         if found:
             leaks[url] = found
     assert not leaks, "\n".join(f"{url}: {words}" for url, words in leaks.items())
+
+
+def english_in(response) -> list[str]:
+    text = visible_text(response.content.decode())
+    return sorted(set(WORD.findall(text)) | set(ISO_TIME.findall(text)))
+
+
+@pytest.mark.django_db
+def test_the_confirmation_pages_of_irreversible_steps_are_in_japanese(client, running_campaign):
+    from lottery.models import Draw
+    from missions.models import Mission
+    from tests.missions.test_admin_missions import form_data
+
+    draw = Draw.objects.get()
+    client.force_login(staff(LOTTERY))
+    winner = draw.entrants.filter(outcome="winner").values_list("member_id", flat=True).first()
+    for url, data in [
+        (reverse("admin:lottery_draw_draw", args=[draw.pk]), {}),
+        (reverse("admin:lottery_draw_confirm", args=[draw.pk]), {}),
+        (reverse("admin:lottery_draw_forfeit", args=[draw.pk]), {"member_id": winner, "reason": "辞退"}),
+    ]:
+        response = client.post(url, data)
+        assert response.status_code == 200 and 'name="confirm_id"' in response.content.decode()
+        assert english_in(response) == [], url
+    client.force_login(staff(MARKETING))
+    mission = Mission.objects.get(code="mania-6")
+    response = client.post(
+        reverse("admin:missions_mission_change", args=[mission.pk]), form_data(mission, target_count=6)
+    )
+    assert 'id="dry-run"' in response.content.decode()
+    assert english_in(response) == []
