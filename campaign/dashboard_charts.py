@@ -60,8 +60,11 @@ class Chart:
                 "borderColor": colour,
                 "pointRadius": 0 if len(self.labels) > 20 else 2,
                 "borderWidth": 2 if series.kind == "line" else 0,
-                ("xAxisID" if self.horizontal else "yAxisID"): series.axis,
             }
+            if self.horizontal:  # the values run along x: a second value scale would be x2
+                dataset["xAxisID"] = "x" if series.axis == "y" else "x2"
+            else:
+                dataset["yAxisID"] = series.axis
             datasets.append(dataset | {k: v for k, v in series.options.items() if k != "color"})
         value_axis = "x" if self.horizontal else "y"
         scales = {

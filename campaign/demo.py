@@ -37,6 +37,7 @@ OTHER_MERCHANTS = [f"{kind}-{n:05d}" for kind in ("CVS", "REST", "SUPER", "DRUG"
 CHARGE_AMOUNTS = [1000, 3000, 5000, 10000, 20000, 50000, 100000]
 CHARGE_WEIGHTS = [20, 25, 20, 20, 8, 5, 2]
 PAYMENT_HOURS = [7, 8, 8, 9, 11, 12, 12, 13, 15, 18, 19, 19, 20, 21]
+ENTHUSIASTS = 0.04  # members who go for every mission: the lottery's entrants
 
 
 def demo_campaign_create(*, campaign: Campaign, members: int, now: datetime) -> list[str]:
@@ -53,9 +54,13 @@ def demo_campaign_create(*, campaign: Campaign, members: int, now: datetime) -> 
     entries, rows, views = [], [], []
     for member_id in ids:
         activity = rng.betavariate(1.2, 3)  # most members are casual, a few are very active
-        if rng.random() < 0.85:
+        enthusiast = rng.random() < ENTHUSIASTS
+        if enthusiast or rng.random() < 0.85:
             entries.append(_entry(rng, campaign, member_id, days, now))
         rows += _member_transactions(rng, campaign, member_id, days, now, activity, bonus, batches)
+        if enthusiast:
+            rows += _enthusiast_transactions(rng, campaign, member_id, days, now, batches)
+            activity = 1.0  # watches both videos
         views += [
             VideoView(
                 campaign=campaign,
@@ -131,6 +136,43 @@ def _member_transactions(rng, campaign, member_id, days, now, activity, bonus, b
             later = min(payment.occurred_at + timedelta(minutes=rng.randrange(5, 90)), now - timedelta(minutes=1))
             add(f"x{n}", TransactionType.CANCEL, amount, later, original_transaction_id=payment.transaction_id)
     return rows
+
+
+def _enthusiast_transactions(rng, campaign, member_id, days, now, batches) -> list[Transaction]:
+    """The large charges, mornings, lunches, weekends and big payments that the Mania course asks for."""
+    start = rng.randrange(max(len(days) - 12, 1))
+    mine = days[start : start + 12]
+    plan: list[tuple[str, str, int, datetime]] = [
+        (f"e-c{n}", TransactionType.CHARGE, amount, _at(mine[n % len(mine)], 9 + n))
+        for n, amount in enumerate([100000, 50000, 10000])
+    ]
+    for n, day in enumerate(mine):
+        plan.append((f"e-m{n}", TransactionType.PAYMENT, 500, _at(day, 8)))  # mornings, ten days
+        plan.append((f"e-l{n}", TransactionType.PAYMENT, 900, _at(day, 12)))  # lunch
+    weekend = [d for d in days if d.isoweekday() >= 5] or days
+    plan.append(("e-w", TransactionType.PAYMENT, 1500, _at(rng.choice(weekend), 15)))
+    plan += [(f"e-b{n}", TransactionType.PAYMENT, 6000, _at(mine[n], 19)) for n in range(min(5, len(mine)))]
+    return [
+        Transaction(
+            transaction_id=f"DEMO-{member_id}-{suffix}",
+            campaign=campaign,
+            member_id=member_id,
+            type=kind,
+            amount=amount,
+            occurred_at=when,
+            merchant_code=rng.choice(OTHER_MERCHANTS) if kind == TransactionType.PAYMENT else "",
+            charge_method=ChargeMethod.BANK if kind == TransactionType.CHARGE else "",
+            source=RecordSource.DEMO,
+            received_at=when,
+            import_batch=batches.get(when.astimezone(JST).date() + timedelta(days=1)),
+        )
+        for suffix, kind, amount, when in plan
+        if when < now
+    ]
+
+
+def _at(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour % 24, 30), JST)
 
 
 def _batches(campaign: Campaign, days: list[date], now: datetime) -> dict[date, ImportBatch]:

@@ -98,7 +98,7 @@ def test_figures_match_the_known_data_set(clock, known):
     assert points["lottery / basic"] == (5000, 3 * 5000)  # fewer entrants than winners: all could win
     assert figures.points_total == {"limited": 500, "basic": 5000}
     assert figures.lottery_eligible == 1
-    assert figures.budget == 10_000_000 and figures.lottery_points == 3 * 5000
+    assert figures.budget == 1_500_000 and figures.lottery_points == 3 * 5000
     assert [b.file_name for b in figures.imports] == [f"file-{n:02d}.csv" for n in range(11, 1, -1)]
 
 
@@ -136,7 +136,7 @@ def test_the_points_chart_shows_the_forecast_to_the_last_day_and_the_budget(cloc
     eleventh = budget.keys.index("2026-03-11")  # the last complete day: the forecast starts there
     assert expected[eleventh] == 500 and expected[eleventh - 1] is None and expected[-1] is not None
     assert all(lo <= e <= hi for lo, e, hi in zip(low[eleventh:], expected[eleventh:], high[eleventh:], strict=True))
-    assert set(left) == {10_000_000 - 15_000}
+    assert set(left) == {1_500_000 - 15_000}
     assert "ランダムウォーク" in budget.note and "80%" in budget.note
 
 
