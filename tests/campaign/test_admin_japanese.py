@@ -243,3 +243,16 @@ def test_the_confirmation_pages_of_irreversible_steps_are_in_japanese(client, ru
     )
     assert 'id="dry-run"' in response.content.decode()
     assert english_in(response) == []
+
+
+@pytest.mark.django_db
+def test_staff_can_switch_the_back_office_to_english_and_back(client, campaign):
+    client.force_login(staff(MARKETING))
+    dashboard = reverse("admin:campaign_dashboard")
+    page = client.get(dashboard).content.decode()
+    assert "日別エントリー数（日本時間）と累計" in page and 'value="en"' in page
+    response = client.post(reverse("set_language"), {"language": "en", "next": dashboard}, follow=True)
+    page = response.content.decode()
+    assert "Entries per day (JST) and in total" in page and 'value="ja"' in page
+    client.post(reverse("set_language"), {"language": "ja", "next": dashboard})
+    assert "日別エントリー数（日本時間）と累計" in client.get(dashboard).content.decode()
