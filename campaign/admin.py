@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from campaign import import_admin  # noqa: F401  (the transaction import pages)
-from campaign.admin_display import LabelledColumns, ledger_reward_text
+from campaign.admin_display import GroupedNumbers, LabelledColumns, ledger_reward_text
 from campaign.audit import staff_action_record
 from campaign.dashboard import dashboard_figures_cached
 from campaign.dashboard_charts import dashboard_charts, dashboard_rows, forecast_note
@@ -83,7 +83,7 @@ MEMBER_PAGE_TRANSACTIONS = 200  # the newest; the transaction list has them all
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(GroupedNumbers, admin.ModelAdmin):
     list_display = ["code", "name_ja", "starts_at", "ends_at", "data_cutoff_at", "lottery_winners", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name_ja", "name_en"]
@@ -357,7 +357,7 @@ class ImportBatchFilter(admin.SimpleListFilter):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(BigTableAdmin):
+class TransactionAdmin(GroupedNumbers, BigTableAdmin):
     """Read-only: transactions are what the Wesmo! system recorded; nobody edits or deletes them here."""
 
     list_display = [

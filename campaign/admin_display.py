@@ -8,6 +8,9 @@ in the admin, so that no migration is needed for a label).
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
+from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
@@ -19,6 +22,40 @@ class HistoryAdmin(SimpleHistoryAdmin):
     """simple-history ships no Japanese: its change list comes from our template and catalogue."""
 
     object_history_list_template = "admin/simple_history/object_history_list.html"
+
+
+# Integer columns that are labels, not quantities: no separators (export №1234, rank 1024).
+NOT_QUANTITIES = {"number", "rank", "order", "unit", "generation"}
+
+
+class GroupedNumbers:
+    """Integer columns of a list with thousands separators (6,800), as staff read amounts and points.
+
+    Not through USE_THOUSAND_SEPARATOR: that would also group the numbers the special site's
+    templates write into attributes and forms.
+    """
+
+    def get_list_display(self, request):
+        return [self._grouped(name) for name in super().get_list_display(request)]
+
+    def _grouped(self, name):
+        if not isinstance(name, str):
+            return name
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return name
+        if not isinstance(field, models.IntegerField) or field.primary_key or name in NOT_QUANTITIES:
+            return name
+
+        def column(obj) -> str:
+            value = getattr(obj, name)
+            return "—" if value is None else number_format(value, force_grouping=True)
+
+        column.__name__ = name  # keeps the column's CSS class (field-amount)
+        column.short_description = field.verbose_name
+        column.admin_order_field = name
+        return column
 
 
 class LabelledColumns:

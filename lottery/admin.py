@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign import clock
+from campaign.admin_display import GroupedNumbers
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from campaign.services import Refused
@@ -59,7 +60,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Draw)
-class DrawAdmin(ReadOnlyAdmin):
+class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
     list_display = ["id", "campaign", "status", "eligible_count", "winners_count", "committed_at", "drawn_at"]
     list_filter = ["status"]
     list_select_related = ["campaign"]

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaign import clock
 from campaign.admin import BigTableAdmin
-from campaign.admin_display import HistoryAdmin, LabelledColumns, ledger_reward_text
+from campaign.admin_display import GroupedNumbers, HistoryAdmin, LabelledColumns, ledger_reward_text
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from missions.exporting import (
@@ -131,7 +131,7 @@ def _at_least_one(value: int | None) -> None:
 
 
 @admin.register(Mission)
-class MissionAdmin(HistoryAdmin):
+class MissionAdmin(GroupedNumbers, HistoryAdmin):
     """Marketing edits mission texts, rewards and rules (R6).
 
     Once the campaign has started, a change to a rule is first shown as a dry run on the
@@ -252,7 +252,7 @@ class VideoAdmin(admin.ModelAdmin):
     search_fields = ["code", "title_ja", "title_en"]
 
 
-class _ReadOnlyAdmin(LabelledColumns, BigTableAdmin):
+class _ReadOnlyAdmin(GroupedNumbers, LabelledColumns, BigTableAdmin):
     """Written by the scoring engine only: staff look, nobody edits."""
 
     def has_add_permission(self, request):
@@ -372,7 +372,7 @@ class PointExportForm(forms.Form):
 
 
 @admin.register(PointExport)
-class PointExportAdmin(admin.ModelAdmin):
+class PointExportAdmin(GroupedNumbers, admin.ModelAdmin):
     """Operations create numbered exports of the ledger lines not exported yet, and download any again (R12)."""
 
     list_display = ["number", "campaign", "encoding", "line_count", "points_total", "created_by", "created_at", "file"]

@@ -256,3 +256,16 @@ def test_staff_can_switch_the_back_office_to_english_and_back(client, campaign):
     assert "Entries per day (JST) and in total" in page and 'value="ja"' in page
     client.post(reverse("set_language"), {"language": "ja", "next": dashboard})
     assert "日別エントリー数（日本時間）と累計" in client.get(dashboard).content.decode()
+
+
+@pytest.mark.django_db
+def test_amounts_and_points_in_lists_have_thousands_separators(admin_client, running_campaign):
+    from campaign.models import Transaction
+    from missions.models import LedgerLine
+
+    big = Transaction.objects.filter(amount__gte=10000).order_by("-id").first()
+    page = admin_client.get(reverse("admin:campaign_transaction_changelist") + f"?q={big.transaction_id}")
+    assert f'<td class="field-amount">{big.amount:,}</td>' in page.content.decode()
+    prize = LedgerLine.objects.filter(points__gte=1000).first()
+    page = admin_client.get(reverse("admin:missions_ledgerline_changelist") + f"?q={prize.member_id}")
+    assert f"{prize.points:,}" in page.content.decode()
