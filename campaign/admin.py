@@ -10,7 +10,7 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,21 +21,24 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from campaign import import_admin  # noqa: F401  (the transaction import pages)
+from campaign.admin_display import GroupedNumbers, LabelledColumns, ledger_reward_text
 from campaign.audit import staff_action_record
-from campaign.dashboard import dashboard_figures_cached, dashboard_rows
+from campaign.dashboard import dashboard_figures_cached
+from campaign.dashboard_charts import dashboard_charts, dashboard_rows, forecast_note
 from campaign.models import (
     Campaign,
     Entry,
     EntrySource,
     ImportBatch,
     Member,
+    PointType,
     Transaction,
     TransactionType,
     VideoView,
 )
 from campaign.services import Refused, entry_create
 from merchants.models import Merchant
-from missions.models import LedgerLine
+from missions.models import Course, LedgerLine, Mission
 from missions.services import members_score, progress_document, transactions_explained
 
 # The back office names the campaign's portal, not the framework ("Django 管理サイト").
@@ -80,7 +83,7 @@ MEMBER_PAGE_TRANSACTIONS = 200  # the newest; the transaction list has them all
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(GroupedNumbers, admin.ModelAdmin):
     list_display = ["code", "name_ja", "starts_at", "ends_at", "data_cutoff_at", "lottery_winners", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name_ja", "name_en"]
@@ -92,6 +95,7 @@ class CampaignAdmin(admin.ModelAdmin):
             {"fields": ["starts_at", "ends_at", "entry_starts_at", "entry_ends_at", "data_cutoff_at"]},
         ),
         (_("Lottery"), {"fields": ["lottery_winners", "lottery_prize_points", "lottery_point_type"]}),
+        (_("Budget"), {"fields": ["points_budget"]}),
     ]
 
     def get_urls(self):
@@ -99,6 +103,9 @@ class CampaignAdmin(admin.ModelAdmin):
         return [
             path("dashboard/", view(self.dashboard_view), name="campaign_dashboard"),
             path("dashboard/figures.csv", view(self.dashboard_csv_view), name="campaign_dashboard_csv"),
+            path(
+                "dashboard/<slug:chart>.csv", view(self.dashboard_chart_csv_view), name="campaign_dashboard_chart_csv"
+            ),
             *super().get_urls(),
         ]
 
@@ -110,27 +117,44 @@ class CampaignAdmin(admin.ModelAdmin):
             return get_object_or_404(Campaign, code=code)
         return Campaign.objects.current()
 
-    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+    def _dashboard(self, request: HttpRequest):
         campaign = self._dashboard_campaign(request)
+        figures = dashboard_figures_cached(campaign=campaign, refresh="refresh" in request.GET)
+        return campaign, figures, dashboard_charts(campaign=campaign, figures=figures)
+
+    def dashboard_view(self, request: HttpRequest) -> HttpResponse:
+        campaign, figures, charts = self._dashboard(request)
+        forecast = figures.forecast
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Campaign dashboard"),
             "campaign": campaign,
-            "figures": dashboard_figures_cached(campaign=campaign, refresh="refresh" in request.GET),
+            "figures": figures,
+            "charts": charts,
+            "points_labels": [(PointType(t).label, total) for t, total in figures.points_total.items()],
+            "forecast_total": (forecast.end_expected + figures.lottery_points) if forecast else None,
+            "forecast_note": forecast_note(figures),
             "opts": self.opts,
         }
         return TemplateResponse(request, "admin/campaign/dashboard.html", context)
 
-    def dashboard_csv_view(self, request: HttpRequest) -> HttpResponse:
-        campaign = self._dashboard_campaign(request)
+    def _csv(self, filename: str, rows) -> HttpResponse:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="dashboard-{campaign.code}.csv"'
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response.write("\ufeff")  # Excel in Japan reads UTF-8 only with a BOM
-        writer = csv.writer(response)
-        writer.writerow(["section", "key", "value", "maximum"])
-        figures = dashboard_figures_cached(campaign=campaign, refresh="refresh" in request.GET)
-        writer.writerows(dashboard_rows(figures))
+        csv.writer(response).writerows(rows)
         return response
+
+    def dashboard_csv_view(self, request: HttpRequest) -> HttpResponse:
+        campaign, _figures, charts = self._dashboard(request)
+        return self._csv(f"dashboard-{campaign.code}.csv", dashboard_rows(charts))
+
+    def dashboard_chart_csv_view(self, request: HttpRequest, chart: str) -> HttpResponse:
+        campaign, _figures, charts = self._dashboard(request)
+        found = next((c for c in charts if c.key == chart), None)
+        if found is None:
+            raise Http404(chart)
+        return self._csv(f"dashboard-{campaign.code}-{chart}.csv", found.csv_rows())
 
 
 @admin.register(Member)
@@ -197,14 +221,20 @@ def member_panels(*, member: Member) -> dict:
     """What the member page shows besides the form: the stamp card, the ledger and the explained transactions."""
     campaign = Campaign.objects.current()
     explained = transactions_explained(campaign=campaign, member_id=member.pk)
+    lines = list(
+        LedgerLine.objects.filter(campaign=campaign, member=member).select_related("export", "mission").order_by("id")
+    )
+    for line in lines:
+        line.reward_text = ledger_reward_text(line)
     return {
         "campaign": campaign,
         "progress": progress_document(campaign=campaign, member_id=member.pk),
-        "ledger_lines": list(
-            LedgerLine.objects.filter(campaign=campaign, member=member).select_related("export").order_by("id")
-        ),
+        "ledger_lines": lines,
         "explained": explained[:MEMBER_PAGE_TRANSACTIONS],
         "explained_count": len(explained),
+        # The documents name missions and courses by code; staff read them by title.
+        "mission_titles": {m.code: m.title for m in Mission.objects.filter(campaign=campaign)},
+        "course_names": {c.code: c.name for c in Course.objects.filter(campaign=campaign)},
     }
 
 
@@ -327,7 +357,7 @@ class ImportBatchFilter(admin.SimpleListFilter):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(BigTableAdmin):
+class TransactionAdmin(GroupedNumbers, BigTableAdmin):
     """Read-only: transactions are what the Wesmo! system recorded; nobody edits or deletes them here."""
 
     list_display = [
@@ -378,12 +408,18 @@ class TransactionAdmin(BigTableAdmin):
 
 
 @admin.register(VideoView)
-class VideoViewAdmin(BigTableAdmin):
-    list_display = ["member", "video", "watched_at", "source"]
+class VideoViewAdmin(LabelledColumns, BigTableAdmin):
+    """Recorded by the app and the special site when a member watched a video to the end: shown, not edited."""
+
+    list_display = ["member_column", "video_column", "watched_at", "source"]
     list_filter = ["video", "source"]
     search_fields = ["member__member_id"]
-    raw_id_fields = ["member"]
-    list_select_related = ["video"]
+    list_select_related = ["video", "campaign"]
+    fields = ["member_column", "video_column", "campaign_column", "watched_at", "source", "received_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False

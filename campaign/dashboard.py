@@ -1,22 +1,24 @@
 """The campaign dashboard's figures: a handful of aggregate queries, never a loop over members.
 
-Every figure is one GROUP BY over an indexed column (entries by day, stamp cards by stamps,
-cleared stamps by mission, ledger lines by course and point type), so the page stays fast
-with a million members.
+Every series is one GROUP BY over an indexed column (entries by JST day, stamps by mission and
+day, ledger lines by day and point type, stamp cards by stamps), so the page stays fast with a
+million members. The figures are cached (``CACHE_SECONDS``); :mod:`campaign.dashboard_charts`
+turns them into the charts, their tables and their CSV files.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Sum
 from django.db.models.functions import TruncDate
 
 from campaign import clock
+from campaign.forecast import Forecast, forecast_drift
 from campaign.models import Campaign, Entry, ImportBatch, PointType
 from missions.models import Course, LedgerLine, Mission, Stamp, StampCard
 
@@ -30,59 +32,174 @@ class Bar:
     label: str
     value: int
     maximum: int | None = None
-    width: float = 0.0  # per cent of the chart's largest value, for the SVG bars
 
 
 @dataclass
 class DashboardFigures:
+    campaign_id: int
+    days: list[date]  # every JST day of the period so far, days without any entry included
+    entries_by_day: list[int]
     entries_total: int
-    entries_by_day: list[Bar]
     members_by_stamps: list[Bar]
-    clears_by_mission: list[Bar]
+    missions: list[tuple[str, str]]  # (code, title) of the active missions, in order
+    clears_by_mission_day: dict[str, list[int]]  # mission code → clears per day (aligned with days)
+    clears_by_mission: list[Bar]  # total clears per mission against the entered members
     points_by_course: list[Bar]  # awarded so far against the maximum the entered members could earn
+    points_by_day: dict[str, list[int]]  # point type → mission points awarded per day
     points_total: dict[str, int]
+    lottery_points: int  # the lottery prizes the draw will award (winners × prize)
+    budget: int | None
+    forecast: Forecast | None
+    forecast_from: date | None  # the last complete day; the forecast covers the days after it
+    eligible_by_day: list[int]  # members who became lottery-eligible that day
     lottery_eligible: int
+    period_end: date
     imports: list[ImportBatch] = field(default_factory=list)
     computed_at: datetime | None = None
 
 
-def _scaled(bars: list[Bar]) -> list[Bar]:
-    top = max([max(b.value, b.maximum or 0) for b in bars] or [0])
-    for bar in bars:
-        bar.width = round(100 * bar.value / top, 1) if top else 0.0
-    return bars
+def _jst_day(value: datetime) -> date:
+    return value.astimezone(JAPAN).date()
+
+
+def _days_axis(campaign: Campaign, now: datetime, seen: set[date]) -> list[date]:
+    """From the first entry day to today (or the end of the period), and any day with data after it."""
+    first = _jst_day(min(campaign.starts_at, campaign.entry_starts_at))
+    last = _jst_day(min(now, campaign.ends_at - timedelta(seconds=1)))
+    last = max([last, *seen]) if seen else last
+    first = min([first, *seen]) if seen else first
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _per_day(counts: dict[date, int], days: list[date]) -> list[int]:
+    return [counts.get(day, 0) for day in days]
 
 
 def dashboard_figures(*, campaign: Campaign) -> DashboardFigures:
+    now = clock.now()
     entries = Entry.objects.filter(campaign=campaign)
-    entries_total = entries.count()
-
-    per_day = (
+    entries_per_day = dict(
         entries.annotate(day=TruncDate("entered_at", tzinfo=JAPAN))
-        .values("day")
+        .values_list("day")
         .annotate(n=Count("id"))
-        .order_by("day")
+        .order_by()
     )
-    entries_by_day = [Bar(label=_day_label(row["day"]), value=row["n"]) for row in per_day]
+    entries_total = sum(entries_per_day.values())
+    missions = list(Mission.objects.filter(campaign=campaign, is_active=True).select_related("course"))
+    clears_per_day = _clears_per_mission_day(campaign, missions)
+    points_rows = _points_per_day(campaign)
+    eligible_per_day = _eligible_per_day(campaign)
+    seen = {d for d in entries_per_day if d} | {d for (_, d) in clears_per_day if d} | {d for (d, _) in points_rows}
+    days = _days_axis(campaign, now, seen | {d for d in eligible_per_day if d})
 
+    by_type: dict[str, dict[date, int]] = defaultdict(dict)
+    for (day, point_type), points in points_rows.items():
+        by_type[point_type][day] = points
+    points_by_day = {pt.value: _per_day(by_type.get(pt.value, {}), days) for pt in PointType}
+    awarded, points_by_course = _points_by_course(campaign, missions, entries_total)
+    winners = min(campaign.lottery_winners, entries_total)
+    daily_total = [sum(values) for values in zip(*points_by_day.values(), strict=True)] if days else []
+    period_end = _jst_day(campaign.ends_at - timedelta(seconds=1))
+    today = _jst_day(now)
+    # Today is not over: the pace is read from complete days only, and the forecast starts after the last one.
+    complete = [n for day, n in zip(days, daily_total, strict=True) if day < min(today, period_end + timedelta(1))]
+    last_complete = days[len(complete) - 1] if complete else None
+
+    return DashboardFigures(
+        campaign_id=campaign.pk,
+        days=days,
+        entries_by_day=_per_day({d: n for d, n in entries_per_day.items() if d}, days),
+        entries_total=entries_total,
+        members_by_stamps=_members_by_stamps(campaign, entries_total, len(missions)),
+        missions=[(m.code, m.title) for m in missions],
+        clears_by_mission_day={
+            m.code: _per_day({d: n for (pk, d), n in clears_per_day.items() if pk == m.pk and d}, days)
+            for m in missions
+        },
+        clears_by_mission=[
+            Bar(m.code, sum(n for (pk, _), n in clears_per_day.items() if pk == m.pk), entries_total) for m in missions
+        ],
+        points_by_course=points_by_course,
+        points_by_day=points_by_day,
+        points_total={pt.value: sum(v for (_, t), v in awarded.items() if t == pt.value) for pt in PointType},
+        lottery_points=winners * campaign.lottery_prize_points,
+        budget=campaign.points_budget,
+        forecast=forecast_drift(
+            daily=complete,
+            start_total=sum(complete),
+            days_left=(period_end - last_complete).days if last_complete else 0,
+        ),
+        forecast_from=last_complete,
+        eligible_by_day=_per_day({d: n for d, n in eligible_per_day.items() if d}, days),
+        lottery_eligible=StampCard.objects.filter(campaign=campaign, entered=True, lottery_eligible=True).count(),
+        period_end=period_end,
+        imports=_imports_last(campaign),
+        computed_at=now,
+    )
+
+
+def _entered(campaign: Campaign) -> Exists:
+    return Exists(Entry.objects.filter(campaign=campaign, member_id=OuterRef("member_id")))
+
+
+def _clears_per_mission_day(campaign: Campaign, missions: list[Mission]) -> dict[tuple[int, date | None], int]:
+    rows = (
+        Stamp.objects.filter(campaign=campaign, cleared=True, mission__in=missions)
+        .filter(_entered(campaign))
+        .annotate(day=TruncDate("cleared_at", tzinfo=JAPAN))
+        .values_list("mission_id", "day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {(mission_id, day): n for mission_id, day, n in rows}
+
+
+def _points_per_day(campaign: Campaign) -> dict[tuple[date, str], int]:
+    """Mission points awarded (net of reversals) per JST day and point type; the lottery prize is apart."""
+    rows = (
+        LedgerLine.objects.filter(campaign=campaign)
+        .exclude(reward=LOTTERY)
+        .annotate(day=TruncDate("occurred_at", tzinfo=JAPAN))
+        .values_list("day", "point_type")
+        .annotate(points=Sum("points"))
+        .order_by()
+    )
+    return {(day, point_type): points or 0 for day, point_type, points in rows if day}
+
+
+def _eligible_per_day(campaign: Campaign) -> dict[date, int]:
+    """Entered members by the day they cleared the last of the lottery missions (those eligible now)."""
+    lottery = Mission.objects.filter(campaign=campaign, is_active=True, counts_for_lottery=True)
+    needed = lottery.count()
+    if not needed:
+        return {}
+    rows = (
+        Stamp.objects.filter(campaign=campaign, cleared=True, mission__in=lottery)
+        .filter(_entered(campaign))
+        .values("member_id")
+        .annotate(n=Count("id"), last=Max("cleared_at"))
+        .filter(n=needed)
+        .values_list("last", flat=True)
+    )
+    per_day: dict[date, int] = defaultdict(int)
+    for last in rows:
+        if last is not None:
+            per_day[_jst_day(last)] += 1
+    return per_day
+
+
+def _members_by_stamps(campaign: Campaign, entries_total: int, missions: int) -> list[Bar]:
     cards = StampCard.objects.filter(campaign=campaign, entered=True)
     by_stamps = dict(cards.values_list("stamps_cleared").annotate(n=Count("id")).order_by())
     # An entered member not scored yet has no card: they have no stamps.
     by_stamps[0] = by_stamps.get(0, 0) + max(entries_total - sum(by_stamps.values()), 0)
-    missions = list(Mission.objects.filter(campaign=campaign, is_active=True).select_related("course"))
-    most = max([len(missions), *by_stamps.keys()])
-    members_by_stamps = [Bar(label=str(n), value=by_stamps.get(n, 0)) for n in range(most + 1)]
+    most = max([missions, *by_stamps.keys()])
+    return [Bar(label=str(n), value=by_stamps.get(n, 0)) for n in range(most + 1)]
 
-    entered = Entry.objects.filter(campaign=campaign, member_id=OuterRef("member_id"))
-    cleared = dict(
-        Stamp.objects.filter(campaign=campaign, cleared=True)
-        .filter(Exists(entered))
-        .values_list("mission_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    clears_by_mission = [Bar(label=m.code, value=cleared.get(m.pk, 0), maximum=entries_total) for m in missions]
 
+def _points_by_course(
+    campaign: Campaign, missions: list[Mission], entries_total: int
+) -> tuple[dict[tuple[str, str], int], list[Bar]]:
     awarded: dict[tuple[str, str], int] = {}
     # Grouped by mission id (no join over millions of lines); the mission's course is looked up here.
     course_of = dict(Mission.objects.filter(campaign=campaign).values_list("pk", "course__code"))
@@ -95,7 +212,6 @@ def dashboard_figures(*, campaign: Campaign) -> DashboardFigures:
     for mission_id, reward, point_type, points in rows:
         key = (course_of.get(mission_id) or reward, point_type)
         awarded[key] = awarded.get(key, 0) + (points or 0)
-
     # The campaign's liability: what is awarded against what every entered member could still earn.
     maxima: dict[tuple[str, str], int] = {}
     for mission in missions:
@@ -105,7 +221,7 @@ def dashboard_figures(*, campaign: Campaign) -> DashboardFigures:
     maxima[(LOTTERY, campaign.lottery_point_type)] = winners * campaign.lottery_prize_points
     course_order = {c.code: c.order for c in Course.objects.filter(campaign=campaign)}
     keys = sorted(set(maxima) | set(awarded), key=lambda k: (course_order.get(k[0], 99), k[0], k[1]))
-    points_by_course = [
+    bars = [
         Bar(
             label=f"{code} / {point_type}",
             value=awarded.get((code, point_type), 0),
@@ -113,19 +229,7 @@ def dashboard_figures(*, campaign: Campaign) -> DashboardFigures:
         )
         for code, point_type in keys
     ]
-    points_total = {pt.value: sum(v for (_, t), v in awarded.items() if t == pt.value) for pt in PointType}
-
-    return DashboardFigures(
-        entries_total=entries_total,
-        entries_by_day=_scaled(entries_by_day),
-        members_by_stamps=_scaled(members_by_stamps),
-        clears_by_mission=_scaled(clears_by_mission),
-        points_by_course=_scaled(points_by_course),
-        points_total=points_total,
-        lottery_eligible=cards.filter(lottery_eligible=True).count(),
-        imports=_imports_last(campaign),
-        computed_at=clock.now(),
-    )
+    return awarded, bars
 
 
 # The figures read millions of stamps and ledger lines (a few seconds at a million members):
@@ -135,7 +239,7 @@ CACHE_SECONDS = 300
 
 def dashboard_figures_cached(*, campaign: Campaign, refresh: bool = False) -> DashboardFigures:
     """The figures from the cache when younger than CACHE_SECONDS (imports always live)."""
-    key = f"dashboard-figures:{campaign.pk}"
+    key = f"dashboard-figures:v2:{campaign.pk}"
     figures = None if refresh else cache.get(key)
     if figures is None:
         figures = dashboard_figures(campaign=campaign)
@@ -146,27 +250,3 @@ def dashboard_figures_cached(*, campaign: Campaign, refresh: bool = False) -> Da
 
 def _imports_last(campaign: Campaign) -> list[ImportBatch]:
     return list(ImportBatch.objects.filter(campaign=campaign).select_related("uploaded_by")[:10])
-
-
-def _day_label(day: date | str) -> str:
-    return day.isoformat() if isinstance(day, date) else str(day)
-
-
-def dashboard_rows(figures: DashboardFigures) -> Iterator[list]:
-    """The figures as CSV rows: section, key, value, maximum."""
-
-    def section(name: str, bars: Iterable[Bar]) -> Iterator[list]:
-        for bar in bars:
-            yield [name, bar.label, bar.value, "" if bar.maximum is None else bar.maximum]
-
-    yield ["computed_at", "", figures.computed_at.isoformat() if figures.computed_at else "", ""]
-    yield ["entries", "total", figures.entries_total, ""]
-    yield from section("entries_by_day", figures.entries_by_day)
-    yield from section("members_by_stamps", figures.members_by_stamps)
-    yield from section("clears_by_mission", figures.clears_by_mission)
-    yield from section("points_by_course", figures.points_by_course)
-    for point_type, total in figures.points_total.items():
-        yield ["points_total", point_type, total, ""]
-    yield ["lottery", "eligible", figures.lottery_eligible, ""]
-    for batch in figures.imports:
-        yield ["imports", f"#{batch.pk} {batch.file_name} ({batch.status})", batch.accepted, batch.rows_total or ""]

@@ -81,6 +81,14 @@ class Campaign(models.Model):
     lottery_point_type = models.CharField(
         _("lottery point type"), max_length=16, choices=PointType.choices, default=PointType.BASIC
     )
+    points_budget = models.PositiveBigIntegerField(
+        _("points budget"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "All the points the campaign may award (missions and lottery); the dashboard forecasts against it."
+        ),
+    )
     notes = models.JSONField(_("notes for customers"), default=list, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,8 +1,11 @@
 """Load the campaign, its courses, missions, videos, districts and bonus merchants from seed files.
 
 ``seeds/campaign.yaml`` holds the campaign as readable data; ``seeds/merchants.csv`` the
-bonus merchants (別紙1). Loading is an upsert keyed on codes: running it twice changes
-nothing, and an edited seed file updates exactly the rows whose values changed.
+bonus merchants (別紙1). Loading creates what is missing, keyed on codes, and leaves existing
+rows alone: staff edit merchants and missions in the admin, and a re-run of ``make run`` must
+never revert their work. Bringing existing rows back to the seed's values is an explicit
+``update=True`` (``load_campaign --update``), which lists every field it changes (old → new) and
+records each change in the row's history with the user who asked for it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from campaign.audit import staff_action_record
 from campaign.env import parse_datetime_jst
 from campaign.models import Campaign
 from merchants.models import District, Merchant
@@ -31,11 +35,31 @@ class SeedError(Exception):
     """A seed file that cannot be loaded; the message names the file and the problem."""
 
 
+CHANGE_REASON = "load_campaign --update"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of an existing row whose database value differs from the seed's."""
+
+    row: str  # "merchant KOBE-02"
+    field: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        return f"{self.row} {self.field}: {self.old!r} → {self.new!r}"
+
+
 @dataclass
 class LoadReport:
+    update: bool = False
+    user: Any = None
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)  # differ from the seed, left as staff edited them
+    changes: list[FieldChange] = field(default_factory=list)
 
     def count(self, bucket: str, model: type[models.Model]) -> None:
         counts = getattr(self, bucket)
@@ -50,7 +74,10 @@ class LoadReport:
         def fmt(counts: dict[str, int]) -> str:
             return ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "none"
 
-        return f"created: {fmt(self.created)}; updated: {fmt(self.updated)}; unchanged: {fmt(self.unchanged)}"
+        text = f"created: {fmt(self.created)}; updated: {fmt(self.updated)}; unchanged: {fmt(self.unchanged)}"
+        if self.kept:
+            text += f"; kept as edited: {fmt(self.kept)} (load_campaign --update applies the seed)"
+        return text
 
 
 def _as_time(value: Any) -> time | None:
@@ -71,8 +98,12 @@ def _as_bool(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on", "y"}
 
 
+def _display(value: Any) -> Any:
+    return getattr(value, "code", value)  # a foreign key by its code, not "District object (1)"
+
+
 def _upsert(report: LoadReport, model: type[models.Model], lookup: dict[str, Any], values: dict[str, Any]):
-    """Create or update one row; save only when a value differs, so a second load writes nothing."""
+    """Create a missing row; an existing one changes only when ``report.update`` asks for it."""
     obj = model.objects.filter(**lookup).first()
     if obj is None:
         obj = model(**lookup, **values)
@@ -81,15 +112,31 @@ def _upsert(report: LoadReport, model: type[models.Model], lookup: dict[str, Any
         report.count("created", model)
         return obj
     changed = [name for name, value in values.items() if getattr(obj, name) != value]
-    if changed:
-        for name in changed:
-            setattr(obj, name, values[name])
-        obj.full_clean(validate_unique=False, validate_constraints=False)
-        obj.save()
-        report.count("updated", model)
-    else:
+    if not changed:
         report.count("unchanged", model)
+        return obj
+    row = f"{model._meta.model_name} {lookup.get('code', obj.pk)}"
+    report.changes.extend(
+        FieldChange(row, name, _display(getattr(obj, name)), _display(values[name])) for name in changed
+    )
+    if not report.update:
+        report.count("kept", model)
+        return obj
+    for name in changed:
+        setattr(obj, name, values[name])
+    obj.full_clean(validate_unique=False, validate_constraints=False)
+    _save_with_history(report, obj, message=f"{CHANGE_REASON}: " + ", ".join(changed))
+    report.count("updated", model)
     return obj
+
+
+def _save_with_history(report: LoadReport, obj: models.Model, *, message: str) -> None:
+    """Save ``obj`` so that its history names the user; models without simple-history get an admin log entry."""
+    obj._history_user = report.user
+    obj._change_reason = CHANGE_REASON
+    obj.save()
+    if not hasattr(type(obj), "history"):
+        staff_action_record(user=report.user, obj=obj, message=message)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -105,13 +152,20 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 @transaction.atomic
-def campaign_load(*, path: Path | str | None = None) -> tuple[Campaign, LoadReport]:
-    """Load or update the campaign from ``path`` (a folder with campaign.yaml and merchants.csv)."""
+def campaign_load(
+    *, path: Path | str | None = None, update: bool = False, user: Any = None, dry_run: bool = False
+) -> tuple[Campaign, LoadReport]:
+    """Load the campaign from ``path`` (a folder with campaign.yaml and merchants.csv).
+
+    Missing rows are created; existing rows keep their values unless ``update`` (then every
+    changed field is in ``report.changes`` and the row's history names ``user``). ``dry_run``
+    reports the same and rolls everything back.
+    """
     folder = Path(path) if path else DEFAULT_SEED_DIR
     if folder.is_file():
         folder = folder.parent
     data = _read_yaml(folder / "campaign.yaml")
-    report = LoadReport()
+    report = LoadReport(update=update, user=user)
     try:
         campaign = _load_campaign(report, data["campaign"])
         _load_courses_and_missions(report, campaign, data.get("courses", []), data.get("missions", []))
@@ -122,6 +176,8 @@ def campaign_load(*, path: Path | str | None = None) -> tuple[Campaign, LoadRepo
             _load_merchants(report, merchants_file)
     except (KeyError, TypeError, ValueError, ValidationError) as exc:
         raise SeedError(f"{folder}: {type(exc).__name__}: {exc}") from None
+    if dry_run:
+        transaction.set_rollback(True)
     return campaign, report
 
 
@@ -135,6 +191,7 @@ def _load_campaign(report: LoadReport, raw: dict[str, Any]) -> Campaign:
     values["lottery_winners"] = int(raw.get("lottery_winners", 77))
     values["lottery_prize_points"] = int(raw.get("lottery_prize_points", 5000))
     values["lottery_point_type"] = raw.get("lottery_point_type", "basic")
+    values["points_budget"] = int(raw["points_budget"]) if raw.get("points_budget") else None
     values["notes"] = list(raw.get("notes", []))
     values["is_active"] = bool(raw.get("is_active", True))
     return _upsert(report, Campaign, {"code": raw["code"]}, values)
@@ -150,6 +207,7 @@ def _load_courses_and_missions(
         by_code[raw["code"]] = _upsert(report, Course, {"campaign": campaign, "code": raw["code"]}, values)
 
     loaded: dict[str, Mission] = {}
+    created: set[str] = set()
     for raw in missions:
         if raw["course"] not in by_code:
             raise ValueError(f"mission {raw['code']}: unknown course {raw['course']!r}")
@@ -173,19 +231,35 @@ def _load_courses_and_missions(
         }
         for key in ("label_ja", "label_en", "title_ja", "title_en", "description_ja", "description_en"):
             values[key] = raw.get(key, "")
+        before = report.created.get("mission", 0)
         loaded[raw["code"]] = _upsert(report, Mission, {"campaign": campaign, "code": raw["code"]}, values)
+        if report.created.get("mission", 0) > before:
+            created.add(raw["code"])
 
     for raw in missions:
-        wanted = set(raw.get("requires", []))
-        mission = loaded[raw["code"]]
-        unknown = wanted - loaded.keys()
-        if unknown:
-            raise ValueError(f"mission {raw['code']}: requires unknown missions {sorted(unknown)}")
-        current = set(mission.requires.values_list("code", flat=True))
-        if current != wanted:
-            mission.requires.set([loaded[code] for code in wanted])
-            if current:  # a new mission's requirements are part of its creation
-                report.count("updated", Mission)
+        _load_requirements(report, loaded, raw, is_new=raw["code"] in created)
+
+
+def _load_requirements(report: LoadReport, loaded: dict[str, Mission], raw: dict, *, is_new: bool) -> None:
+    wanted = set(raw.get("requires", []))
+    mission = loaded[raw["code"]]
+    unknown = wanted - loaded.keys()
+    if unknown:
+        raise ValueError(f"mission {raw['code']}: requires unknown missions {sorted(unknown)}")
+    current = set(mission.requires.values_list("code", flat=True))
+    if current == wanted:
+        return
+    if is_new:  # a new mission's requirements are part of its creation
+        mission.requires.set([loaded[code] for code in wanted])
+        return
+    report.changes.append(FieldChange(f"mission {mission.code}", "requires", sorted(current), sorted(wanted)))
+    if not report.update:
+        report.count("kept", Mission)
+        return
+    mission._history_user = report.user
+    mission._change_reason = CHANGE_REASON
+    mission.requires.set([loaded[code] for code in wanted])
+    report.count("updated", Mission)
 
 
 def _load_videos(report: LoadReport, campaign: Campaign, videos: list[dict]) -> None:

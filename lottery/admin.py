@@ -18,10 +18,19 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign import clock
+from campaign.admin_display import GroupedNumbers
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from campaign.services import Refused
 from lottery import services
+from lottery.confirmations import (
+    CONFIRM_FIELD,
+    StepConfirmation,
+    confirmation_of_confirm,
+    confirmation_of_draw,
+    confirmation_of_forfeit,
+    confirmation_of_forfeit_confirm,
+)
 from lottery.models import WINNING_OUTCOMES, Draw, DrawEntrant, Forfeit, ForfeitStatus, Outcome
 
 
@@ -51,7 +60,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Draw)
-class DrawAdmin(ReadOnlyAdmin):
+class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
     list_display = ["id", "campaign", "status", "eligible_count", "winners_count", "committed_at", "drawn_at"]
     list_filter = ["status"]
     list_select_related = ["campaign"]
@@ -123,11 +132,33 @@ class DrawAdmin(ReadOnlyAdmin):
         }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
-    def _step(self, request: HttpRequest, draw_id: int, step, done: str) -> HttpResponse:
+    def _step(
+        self,
+        request: HttpRequest,
+        draw_id: int,
+        step,
+        done: str,
+        *,
+        confirm: StepConfirmation,
+    ) -> HttpResponse:
+        """Run an irreversible step once the officer has typed the id the confirmation page shows."""
         _officer_required(request)
         if request.method != "POST":
             return HttpResponseRedirect(self._change_url(draw_id))
         draw = get_object_or_404(Draw, pk=draw_id)
+        typed = request.POST.get(CONFIRM_FIELD, "").strip()
+        if typed != confirm.expected:
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": confirm.title,
+                "draw": draw,
+                "confirm": confirm,
+                "confirm_field": CONFIRM_FIELD,
+                "mistyped": bool(typed),
+                "carried": [(k, v) for k, v in request.POST.items() if k not in {CONFIRM_FIELD, "csrfmiddlewaretoken"}],
+            }
+            return TemplateResponse(request, "admin/lottery/draw/step_confirm.html", context)
         try:
             step(draw)
         except Refused as exc:
@@ -167,19 +198,23 @@ class DrawAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/lottery/draw/commit.html", context)
 
     def draw_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
+        draw = get_object_or_404(Draw, pk=draw_id)
         return self._step(
             request,
             draw_id,
             lambda draw: services.draw_perform(draw=draw, user=request.user),
             gettext("The winners are drawn and the seed is revealed; a second officer confirms."),
+            confirm=confirmation_of_draw(draw),
         )
 
     def confirm_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
+        draw = get_object_or_404(Draw, pk=draw_id)
         return self._step(
             request,
             draw_id,
             lambda draw: services.draw_confirm(draw=draw, user=request.user),
             gettext("The draw is confirmed and the winners are awarded their points."),
+            confirm=confirmation_of_confirm(draw),
         )
 
     def forfeit_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
@@ -188,16 +223,16 @@ class DrawAdmin(ReadOnlyAdmin):
         if request.method == "POST" and not form.is_valid():
             self.message_user(request, gettext("Give the winner's member ID and the reason."), messages.ERROR)
             return HttpResponseRedirect(self._change_url(draw_id))
+        draw = get_object_or_404(Draw, pk=draw_id)
+        data = form.cleaned_data if form.is_bound else {"member_id": "", "reason": ""}
         return self._step(
             request,
             draw_id,
             lambda draw: services.forfeit_record(
-                draw=draw,
-                member_id=form.cleaned_data["member_id"],
-                reason=form.cleaned_data["reason"],
-                user=request.user,
+                draw=draw, member_id=data["member_id"], reason=data["reason"], user=request.user
             ),
             gettext("The forfeit is recorded; a second officer confirms it."),
+            confirm=confirmation_of_forfeit(draw, member_id=data["member_id"], reason=data["reason"]),
         )
 
     def forfeit_confirm_view(self, request: HttpRequest, draw_id: int, forfeit_id: int) -> HttpResponse:
@@ -207,6 +242,7 @@ class DrawAdmin(ReadOnlyAdmin):
             draw_id,
             lambda draw: services.forfeit_confirm(forfeit=forfeit, user=request.user),
             gettext("The forfeit is confirmed; the replacement is a winner."),
+            confirm=confirmation_of_forfeit_confirm(forfeit),
         )
 
     def export_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
@@ -223,7 +259,9 @@ class DrawAdmin(ReadOnlyAdmin):
             return HttpResponseRedirect(self._change_url(draw_id))
         response = HttpResponse(body, content_type=f"text/csv; charset={encoding}")
         response["Content-Disposition"] = f'attachment; filename="lottery-draw-{draw.pk}-winners-{encoding}.csv"'
-        staff_action_record(user=request.user, obj=draw, message=f"Exported the winners ({encoding})")
+        staff_action_record(
+            user=request.user, obj=draw, message=gettext("Exported the winners (%(encoding)s)") % {"encoding": encoding}
+        )
         return response
 
     def eligible_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
@@ -231,7 +269,7 @@ class DrawAdmin(ReadOnlyAdmin):
         draw = get_object_or_404(Draw, pk=draw_id)
         response = HttpResponse(services.eligible_list_export(draw=draw), content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="lottery-draw-{draw.pk}-eligible.txt"'
-        staff_action_record(user=request.user, obj=draw, message="Downloaded the frozen eligible list")
+        staff_action_record(user=request.user, obj=draw, message=gettext("Downloaded the frozen eligible list"))
         return response
 
 

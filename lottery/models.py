@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import Exact
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign.models import Campaign, PointType
@@ -105,7 +106,12 @@ class Draw(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.campaign_id} ({self.status})"
+        # Shown as the admin page's heading: the campaign's name and the status in words, not codes.
+        return gettext("Draw #%(number)s, %(campaign)s (%(status)s)") % {
+            "number": self.pk,
+            "campaign": self.campaign,
+            "status": self.get_status_display(),
+        }
 
     @property
     def is_drawn(self) -> bool:
@@ -143,7 +149,7 @@ class DrawEntrant(models.Model):
         indexes = [models.Index(fields=["draw", "outcome"], name="draw_entrant_outcome")]
 
     def __str__(self) -> str:
-        return f"{self.member_id} ({self.outcome})"
+        return f"{self.member_id} ({self.get_outcome_display()})"
 
 
 class ForfeitStatus(models.TextChoices):

@@ -232,8 +232,12 @@ def draw_commit(*, campaign: Campaign, user) -> Draw:
             staff_action_record(
                 user=user,
                 obj=draw,
-                message=f"Committed the draw: {draw.eligible_count} eligible, eligible_hash {draw.eligible_hash}, "
-                f"seed_hash {draw.seed_hash}",
+                # Written in the officer's language (Japanese by default): the draw's history page shows it.
+                message=_(
+                    "Committed the draw: %(eligible)s eligible, "
+                    "eligible_hash %(eligible_hash)s, seed_hash %(seed_hash)s"
+                )
+                % {"eligible": draw.eligible_count, "eligible_hash": draw.eligible_hash, "seed_hash": draw.seed_hash},
             )
     except IntegrityError as exc:
         raise Refused("already_committed", _("This campaign already has its draw; a draw is never replaced.")) from exc
@@ -263,7 +267,8 @@ def draw_perform(*, draw: Draw, user) -> Draw:
         staff_action_record(
             user=user,
             obj=draw,
-            message=f"Drew {len(winners)} winners; seed {draw.seed}, cut-off digest {draw.cutoff_digest or '-'}",
+            message=_("Drew %(winners)s winners; seed %(seed)s, cut-off digest %(digest)s")
+            % {"winners": len(winners), "seed": draw.seed, "digest": draw.cutoff_digest or "-"},
         )
     return draw
 
@@ -288,7 +293,11 @@ def draw_confirm(*, draw: Draw, user) -> Draw:
         draw.save()
         winners = list(current_winners(draw=draw).values_list("member_id", flat=True))
         _prize_award(draw=draw, member_ids=winners, when=draw.confirmed_at)
-        staff_action_record(user=user, obj=draw, message=f"Confirmed the draw: {len(winners)} winners awarded")
+        staff_action_record(
+            user=user,
+            obj=draw,
+            message=_("Confirmed the draw: %(winners)s winners awarded") % {"winners": len(winners)},
+        )
     return draw
 
 
@@ -337,8 +346,15 @@ def forfeit_record(*, draw: Draw, member_id: str, reason: str, user) -> Forfeit:
         staff_action_record(
             user=user,
             obj=draw,
-            message=f"Forfeit #{forfeit.number}: {member_id} ({reason}); replacement {replacement or 'none left'}, "
-            "waiting for confirmation",
+            message=_(
+                "Forfeit #%(number)s: %(member)s (%(reason)s); replacement %(replacement)s, waiting for confirmation"
+            )
+            % {
+                "number": forfeit.number,
+                "member": member_id,
+                "reason": reason,
+                "replacement": replacement or _("none left"),
+            },
         )
     return forfeit
 
@@ -372,8 +388,12 @@ def forfeit_confirm(*, forfeit: Forfeit, user) -> Forfeit:
         staff_action_record(
             user=user,
             obj=draw,
-            message=f"Confirmed forfeit #{forfeit.number}: {forfeit.member_id} replaced by "
-            f"{forfeit.replacement_member_id or 'nobody'}",
+            message=_("Confirmed forfeit #%(number)s: %(member)s replaced by %(replacement)s")
+            % {
+                "number": forfeit.number,
+                "member": forfeit.member_id,
+                "replacement": forfeit.replacement_member_id or _("nobody"),
+            },
         )
     return forfeit
 

@@ -8,6 +8,7 @@ BOM) or CP932, as spreadsheets in Japan save them; exports are safe to open in a
 from __future__ import annotations
 
 import tablib
+from django.utils.translation import gettext
 from import_export import fields, resources
 from import_export.formats import base_formats
 from import_export.widgets import ForeignKeyWidget
@@ -99,10 +100,24 @@ class DistrictResource(_UnescapingResource):
         clean_model_instances = True
 
 
+class DistrictCodeWidget(ForeignKeyWidget):
+    """A district by its code; an unknown code is named in the row's error (not "District matching query…")."""
+
+    def __init__(self):
+        super().__init__(District, field="code")
+
+    def clean(self, value, row=None, **kwargs):
+        try:
+            return super().clean(value, row, **kwargs)
+        except District.DoesNotExist:
+            raise ValueError(
+                gettext("No district has the code %(code)s: use one of %(codes)s.")
+                % {"code": value, "codes": ", ".join(District.objects.values_list("code", flat=True))}
+            ) from None
+
+
 class MerchantResource(_UnescapingResource):
-    district = fields.Field(
-        attribute="district", column_name="district", widget=ForeignKeyWidget(District, field="code")
-    )
+    district = fields.Field(attribute="district", column_name="district", widget=DistrictCodeWidget())
 
     class Meta:
         model = Merchant

@@ -12,10 +12,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from campaign import clock
 from campaign.admin import BigTableAdmin
+from campaign.admin_display import GroupedNumbers, HistoryAdmin, LabelledColumns, ledger_reward_text
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from missions.exporting import (
@@ -27,6 +27,7 @@ from missions.exporting import (
     points_export_later,
 )
 from missions.models import Course, LedgerLine, Mission, PointExport, Stamp, StampCard, Video
+from missions.rule_preview import affected_members_sample, text_contradictions
 from missions.services import campaign_rescore_later, rule_change_preview
 
 # Changing one of these changes who clears what: after the start, it needs a re-score.
@@ -59,7 +60,7 @@ WEEKDAY_CHOICES = [
 
 
 @admin.register(Course)
-class CourseAdmin(SimpleHistoryAdmin):
+class CourseAdmin(HistoryAdmin):
     list_display = ["code", "name_ja", "name_en", "campaign", "order"]
     list_filter = ["campaign"]
     search_fields = ["code", "name_ja", "name_en"]
@@ -128,7 +129,7 @@ def _at_least_one(value: int | None) -> None:
 
 
 @admin.register(Mission)
-class MissionAdmin(SimpleHistoryAdmin):
+class MissionAdmin(GroupedNumbers, HistoryAdmin):
     """Marketing edits mission texts, rewards and rules (R6).
 
     Once the campaign has started, a change to a rule is first shown as a dry run on the
@@ -198,8 +199,11 @@ class MissionAdmin(SimpleHistoryAdmin):
         changed = sorted(RULE_FIELDS & set(form.changed_data))
         if not changed:
             return None
+        before = Mission.objects.get(pk=mission.pk)
         edited = form.save(commit=False)  # unsaved: only the dry run sees it
         preview = rule_change_preview(campaign=mission.campaign, missions=[edited])
+        sample = affected_members_sample(campaign=mission.campaign, edited=edited)
+        complete = not preview.estimated and len(sample) == preview.result.members_changed
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Confirm the rule change"),
@@ -208,6 +212,14 @@ class MissionAdmin(SimpleHistoryAdmin):
             "changed_fields": [Mission._meta.get_field(name).verbose_name for name in changed],
             "result": preview.result,
             "preview": preview,
+            "sample": sample,
+            # Every affected member is listed: the sample's totals are the dry run's, line for line.
+            "sample_complete": complete,
+            "sample_totals": {
+                key: sum(getattr(effect, key) for effect in sample)
+                for key in ("stamps_changed", "awards", "reversals", "points_delta")
+            },
+            "warnings": text_contradictions(before=before, after=edited, changed=changed),
             "post_items": [(key, value) for key in request.POST for value in request.POST.getlist(key)],
             "confirm_field": CONFIRM_FIELD,
         }
@@ -237,7 +249,7 @@ class VideoAdmin(admin.ModelAdmin):
     search_fields = ["code", "title_ja", "title_en"]
 
 
-class _ReadOnlyAdmin(BigTableAdmin):
+class _ReadOnlyAdmin(GroupedNumbers, LabelledColumns, BigTableAdmin):
     """Written by the scoring engine only: staff look, nobody edits."""
 
     def has_add_permission(self, request):
@@ -273,8 +285,8 @@ class RewardFilter(admin.SimpleListFilter):
     parameter_name = "reward"
 
     def lookups(self, request, model_admin):
-        codes = Mission.objects.order_by("course__order", "order").values_list("code", flat=True).distinct()
-        return [(code, code) for code in [*codes, "lottery"]]
+        missions = {m.code: m.title for m in Mission.objects.order_by("-campaign__starts_at", "course__order", "order")}
+        return [*missions.items(), ("lottery", gettext("lottery prize"))]
 
     def queryset(self, request, queryset):
         if self.value():
@@ -285,8 +297,8 @@ class RewardFilter(admin.SimpleListFilter):
 @admin.register(StampCard)
 class StampCardAdmin(_ReadOnlyAdmin):
     list_display = [
-        "member",
-        "campaign",
+        "member_column",
+        "campaign_column",
         "entered",
         "stamps_cleared",
         "points_limited",
@@ -296,22 +308,60 @@ class StampCardAdmin(_ReadOnlyAdmin):
     ]
     list_filter = ["entered", "lottery_eligible", StampsClearedFilter]
     search_fields = ["member__member_id"]
+    fields = [
+        "member_column",
+        "campaign_column",
+        "entered",
+        "stamps_cleared",
+        "points_limited",
+        "points_basic",
+        "lottery_eligible",
+        "scored_at",
+    ]
+    readonly_fields = fields
 
 
 @admin.register(Stamp)
 class StampAdmin(_ReadOnlyAdmin):
-    list_display = ["member", "mission", "progress", "target", "cleared", "cleared_at"]
+    list_display = ["member_column", "mission_column", "progress", "target", "cleared", "cleared_at"]
     list_filter = ["cleared", "mission"]
     search_fields = ["member__member_id"]
     list_select_related = ["mission"]
+    fields = ["member_column", "mission_column", "progress", "target", "cleared", "cleared_at"]
+    readonly_fields = fields
 
 
 @admin.register(LedgerLine)
 class LedgerLineAdmin(_ReadOnlyAdmin):
-    list_display = ["id", "member", "reward", "kind", "points", "point_type", "occurred_at", "created_at", "export"]
+    list_display = [
+        "id",
+        "member_column",
+        "reward_column",
+        "kind",
+        "points",
+        "point_type",
+        "occurred_at",
+        "created_at",
+        "export_column",
+    ]
     list_filter = ["kind", "point_type", RewardFilter, ("export", admin.EmptyFieldListFilter)]
     search_fields = ["member__member_id"]
-    list_select_related = ["export"]
+    list_select_related = ["export", "mission"]
+    fields = [
+        "member_column",
+        "reward_column",
+        "kind",
+        "points",
+        "point_type",
+        "occurred_at",
+        "created_at",
+        "export_column",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("reward"), ordering="reward")
+    def reward_column(self, obj: LedgerLine) -> str:
+        return ledger_reward_text(obj)
 
 
 class PointExportForm(forms.Form):
@@ -319,7 +369,7 @@ class PointExportForm(forms.Form):
 
 
 @admin.register(PointExport)
-class PointExportAdmin(admin.ModelAdmin):
+class PointExportAdmin(GroupedNumbers, admin.ModelAdmin):
     """Operations create numbered exports of the ledger lines not exported yet, and download any again (R12)."""
 
     list_display = ["number", "campaign", "encoding", "line_count", "points_total", "created_by", "created_at", "file"]

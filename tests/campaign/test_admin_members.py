@@ -7,7 +7,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from missions.models import LedgerLine, Stamp
+from missions.models import LedgerLine, Mission, Stamp
 from tests.campaign.factories import UserFactory
 from tests.missions.factories import EntryFactory, MemberFactory, cancel, charge, pay, score
 
@@ -37,9 +37,9 @@ def test_member_page_shows_stamp_card_ledger_and_explained_transactions(admin_cl
     assert response.status_code == 200
     page = response.content.decode()
     assert response.context["progress"]["member_id"] == "M-PAGE"
-    # The stamp card: every mission of the campaign, the cleared ones marked.
+    # The stamp card: every mission of the campaign by its title, the cleared ones marked.
     for code in ["casual-1", "mania-5", "mania-10", "bonus-1"]:
-        assert code in page
+        assert Mission.objects.get(code=code).title_ja in page
     assert Stamp.objects.filter(member=member, cleared=True, mission__code="mania-10").exists()
     assert page.count("✓") == Stamp.objects.filter(member=member, cleared=True).count()
     # The ledger lines, each with its id.
@@ -53,6 +53,15 @@ def test_member_page_shows_stamp_card_ledger_and_explained_transactions(admin_cl
     explained = {tx["transaction_id"]: tx for tx in response.context["explained"]}
     assert explained[member.kept.transaction_id]["counted_for"]
     assert any(tx["cancelled"] for tx in explained.values())
+
+
+def test_member_page_speaks_japanese_with_times_in_jst_and_statuses_in_words(admin_client, member):
+    page = admin_client.get(reverse("admin:campaign_member_change", args=[member.pk])).content.decode()
+    assert "3月3日(火) 08:00" in page  # the charge, in Japan time with its weekday
+    assert "(抽選前)" in page and "not_drawn" not in page
+    assert f"「{Mission.objects.get(code='casual-1').title_ja}」クリア" in page  # the ledger line's reward
+    assert "期間・用途限定ポイント" in page and "limited</td>" not in page
+    assert "2026-03-03T08:00" not in page
 
 
 def test_rescore_action_scores_the_member_and_records_the_actor(admin_client, admin_user, in_campaign):

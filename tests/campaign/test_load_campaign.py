@@ -6,9 +6,13 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.forms.models import model_to_dict
+from django.urls import reverse
 
 from campaign.models import Campaign
+from campaign.roles import MARKETING
 from merchants.models import District, Merchant
 from missions.models import Course, Mission, Video
 
@@ -33,10 +37,25 @@ R3_REWARDS = {
 }
 
 
-def load(path=None) -> str:
+def load(path=None, *options: str) -> str:
     out = StringIO()
-    call_command("load_campaign", *([str(path)] if path else []), stdout=out)
+    call_command("load_campaign", *([str(path)] if path else []), *options, stdout=out)
     return out.getvalue()
+
+
+def model_to_form(obj) -> dict:
+    return {key: ("" if value is None else value) for key, value in model_to_dict(obj).items()}
+
+
+def edited_seeds(tmp_path) -> Path:
+    """A copy of seeds/ where mania-5 needs 2,500 yen and OKAYAMA-04 has a new name."""
+    folder = tmp_path / "seeds"
+    shutil.copytree(SEEDS, folder)
+    text = (folder / "campaign.yaml").read_text(encoding="utf-8")
+    (folder / "campaign.yaml").write_text(text.replace("min_amount: 3000", "min_amount: 2500", 1), encoding="utf-8")
+    merchants = (folder / "merchants.csv").read_text(encoding="utf-8")
+    (folder / "merchants.csv").write_text(merchants.replace("HATTORI BAGEL", "HATTORI BAGEL 本店"), encoding="utf-8")
+    return folder
 
 
 @pytest.mark.django_db
@@ -105,20 +124,102 @@ def test_loading_twice_changes_nothing():
 
 
 @pytest.mark.django_db
-def test_an_edited_seed_file_updates_the_rows(tmp_path):
+def test_an_edited_seed_file_changes_existing_rows_only_with_update(tmp_path):
     load()
-    folder = tmp_path / "seeds"
-    shutil.copytree(SEEDS, folder)
-    text = (folder / "campaign.yaml").read_text(encoding="utf-8")
-    text = text.replace("min_amount: 3000", "min_amount: 2500", 1)
-    (folder / "campaign.yaml").write_text(text, encoding="utf-8")
-    merchants = (folder / "merchants.csv").read_text(encoding="utf-8")
-    (folder / "merchants.csv").write_text(merchants.replace("HATTORI BAGEL", "HATTORI BAGEL 本店"), encoding="utf-8")
+    folder = edited_seeds(tmp_path)
     out = load(folder)
-    assert "updated: merchant 1, mission 1" in out
+    assert "updated: none" in out and "kept as edited: merchant 1, mission 1" in out
+    assert Mission.objects.get(code="mania-5").min_amount == 3000
+    assert Merchant.objects.get(code="OKAYAMA-04").name == "HATTORI BAGEL"
+
+    out = load(folder, "--update")
+    assert "mission mania-5 min_amount: 3000 → 2500" in out
+    assert "merchant OKAYAMA-04 name: 'HATTORI BAGEL' → 'HATTORI BAGEL 本店'" in out
+    assert out.index("→") < out.index("updated: merchant 1, mission 1")  # the changes come before the summary
     assert Mission.objects.get(code="mania-5").min_amount == 2500
     assert Merchant.objects.get(code="OKAYAMA-04").name == "HATTORI BAGEL 本店"
     assert Mission.objects.count() == 14
+
+
+@pytest.mark.django_db
+def test_a_staff_edit_in_the_admin_survives_loading_the_seeds_again(client, django_user_model):
+    load()
+    staff = django_user_model.objects.create_user("hanako", password="pw", is_staff=True)
+    staff.groups.add(Group.objects.get(name=MARKETING))
+    client.force_login(staff)
+    merchant = Merchant.objects.get(code="KOBE-02")
+    response = client.post(
+        reverse("admin:merchants_merchant_change", args=[merchant.pk]),
+        {**model_to_form(merchant), "name": "元町ベーカリー 新館"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+    out = load()
+
+    merchant.refresh_from_db()
+    assert merchant.name == "元町ベーカリー 新館"
+    assert "kept as edited: merchant 1" in out
+    assert "merchant KOBE-02 name: '元町ベーカリー 新館' → " in out
+    assert merchant.history.count() == 2  # created by the seed, changed by hanako: the load added nothing
+
+
+@pytest.mark.django_db
+def test_update_records_who_changed_the_row_in_its_history(tmp_path, django_user_model):
+    load()
+    operator = django_user_model.objects.create_user("taro", is_staff=True)
+    load(edited_seeds(tmp_path), "--update", "--user", "taro")
+    latest = Merchant.objects.get(code="OKAYAMA-04").history.first()
+    assert (latest.history_user, latest.history_change_reason) == (operator, "load_campaign --update")
+    assert latest.diff_against(latest.prev_record).changed_fields == ["name"]
+    assert Mission.objects.get(code="mania-5").history.first().history_user == operator
+
+
+@pytest.mark.django_db
+def test_update_without_a_user_names_a_system_user_that_cannot_sign_in(tmp_path, django_user_model):
+    load()
+    load(edited_seeds(tmp_path), "--update")
+    actor = Merchant.objects.get(code="OKAYAMA-04").history.first().history_user
+    assert actor.username == "load_campaign"
+    assert not actor.is_active and not actor.has_usable_password()
+
+
+@pytest.mark.django_db
+def test_an_unknown_user_for_update_is_refused(tmp_path):
+    load()
+    with pytest.raises(CommandError, match="--user nobody: no such user"):
+        load(edited_seeds(tmp_path), "--update", "--user", "nobody")
+    assert Merchant.objects.get(code="OKAYAMA-04").name == "HATTORI BAGEL"
+
+
+@pytest.mark.django_db
+def test_a_dry_run_prints_the_changes_and_saves_nothing(tmp_path):
+    load()
+    out = load(edited_seeds(tmp_path), "--update", "--dry-run")
+    assert "mission mania-5 min_amount: 3000 → 2500" in out and "dry run" in out
+    assert Mission.objects.get(code="mania-5").min_amount == 3000
+    assert Mission.objects.get(code="mania-5").history.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_changed_requirement_is_kept_unless_update(tmp_path):
+    load()
+    Mission.objects.get(code="casual-complete").requires.set(Mission.objects.filter(code="casual-1"))
+    out = load()
+    assert "mission casual-complete requires: ['casual-1'] → ['casual-1', 'casual-2']" in out
+    assert set(Mission.objects.get(code="casual-complete").requires.values_list("code", flat=True)) == {"casual-1"}
+    load(None, "--update")
+    assert set(Mission.objects.get(code="casual-complete").requires.values_list("code", flat=True)) == {
+        "casual-1",
+        "casual-2",
+    }
+
+
+def test_make_run_loads_the_seeds_without_update():
+    """`make run` runs on every start: it must never bring rows back to the seed's values."""
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    loads = [line.strip() for line in recipe.splitlines() if "load_campaign" in line]
+    assert loads == ["$(PY) manage.py load_campaign"]
 
 
 @pytest.mark.django_db

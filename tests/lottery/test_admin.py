@@ -37,28 +37,30 @@ def test_the_whole_workflow_through_the_admin(client, after_cutoff, alice, bob):
     eligible = client.get(f"{ADMIN}{draw.pk}/eligible.txt").content
     assert hashlib.sha256(eligible).hexdigest() == draw.eligible_hash and eligible.count(b"\n") == 100
 
-    response = client.post(f"{ADMIN}{draw.pk}/draw/", follow=True)
+    response = client.post(f"{ADMIN}{draw.pk}/draw/", {"confirm_id": draw.pk}, follow=True)
     draw.refresh_from_db()
     assert draw.status == DrawStatus.DRAWN and draw.seed in response.content.decode()
     assert draw.cutoff_digest in response.content.decode()
 
-    response = client.post(f"{ADMIN}{draw.pk}/confirm/", follow=True)
+    response = client.post(f"{ADMIN}{draw.pk}/confirm/", {"confirm_id": draw.pk}, follow=True)
     assert "another lottery officer" in messages_of(response)
     assert Draw.objects.get().status == DrawStatus.DRAWN
 
     client.force_login(bob)
-    client.post(f"{ADMIN}{draw.pk}/confirm/")
+    client.post(f"{ADMIN}{draw.pk}/confirm/", {"confirm_id": draw.pk})
     assert Draw.objects.get().status == DrawStatus.CONFIRMED
     assert LedgerLine.objects.filter(reward="lottery").count() == 77
 
     first = services.current_winners(draw=draw).first().member_id
-    response = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": first, "reason": "辞退"}, follow=True)
+    response = client.post(
+        f"{ADMIN}{draw.pk}/forfeit/", {"member_id": first, "reason": "辞退", "confirm_id": first}, follow=True
+    )
     forfeit = Forfeit.objects.get()
     assert forfeit.replacement_member_id and "second officer" in messages_of(response)
-    client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/")
+    client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/", {"confirm_id": first})
     assert Forfeit.objects.get().status == "pending"  # bob recorded it: bob cannot confirm it
     client.force_login(alice)
-    client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/")
+    client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/", {"confirm_id": first})
     assert Forfeit.objects.get().status == "confirmed"
 
     rows = list(
@@ -77,6 +79,45 @@ def test_the_whole_workflow_through_the_admin(client, after_cutoff, alice, bob):
     assert "辞退" in cp932.content.decode("cp932")
     assert services.draw_verify(draw=draw).ok
     assert "recompute to the stored values" in client.get(f"{ADMIN}{draw.pk}/change/?verify=1").content.decode()
+
+
+def test_drawing_first_shows_what_will_happen_and_needs_the_draw_number_typed(client, after_cutoff, alice):
+    eligible_members(after_cutoff, 100)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    client.force_login(alice)
+    page = client.post(f"{ADMIN}{draw.pk}/draw/").content.decode()
+    assert Draw.objects.get().status == DrawStatus.COMMITTED  # the first click only asks
+    assert "100" in page and "77" in page and 'name="confirm_id"' in page
+    assert f"Type the draw number {draw.pk}" in page
+    page = client.post(f"{ADMIN}{draw.pk}/draw/", {"confirm_id": draw.pk + 1}).content.decode()
+    assert "nothing was done" in page and Draw.objects.get().status == DrawStatus.COMMITTED
+    client.post(f"{ADMIN}{draw.pk}/draw/", {"confirm_id": draw.pk})
+    assert Draw.objects.get().status == DrawStatus.DRAWN
+
+
+def test_confirming_shows_the_points_it_awards_before_it_awards_them(client, after_cutoff, alice, bob):
+    eligible_members(after_cutoff, 100)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    client.force_login(bob)
+    page = client.post(f"{ADMIN}{draw.pk}/confirm/").content.decode()
+    assert "77 winners are each awarded 5,000" in page and "385,000 points in total" in page
+    assert not LedgerLine.objects.filter(reward="lottery").exists()
+
+
+def test_a_forfeit_needs_the_winners_member_id_typed_again(client, after_cutoff, alice):
+    eligible_members(after_cutoff, 100)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    first = services.current_winners(draw=draw).first().member_id
+    client.force_login(alice)
+    page = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": first, "reason": "辞退"}).content.decode()
+    assert not Forfeit.objects.exists()
+    assert f'name="member_id" value="{first}"' in page and "辞退" in page  # carried to the second click
+    client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": first, "reason": "辞退", "confirm_id": "M9999999"})
+    assert not Forfeit.objects.exists()
+    client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": first, "reason": "辞退", "confirm_id": first})
+    assert Forfeit.objects.get().member_id == first
 
 
 def test_commit_before_the_cutoff_is_refused_in_the_admin(client, clock, campaign, alice):

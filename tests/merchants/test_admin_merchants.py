@@ -119,6 +119,20 @@ def test_unknown_district_is_an_error_and_nothing_is_imported(admin_client, dist
     assert not Merchant.objects.exists()
 
 
+def test_an_unknown_district_is_named_in_japanese_in_the_preview(admin_client, districts):
+    upload = csv_upload(HEADER + "KOBE-02,B,,,atlantis,2,1,1,1\n")
+    preview, _confirmed = import_file(admin_client, upload)
+    page = preview.content.decode()
+    assert "地区コード「atlantis」はありません" in page and "motomachi, hokancho" in page
+    assert "matching query does not exist" not in page
+
+
+def test_the_export_page_names_the_columns_in_japanese(admin_client, districts):
+    page = admin_client.get(reverse(EXPORT_URL)).content.decode()
+    assert "次の列をエクスポートします" in page and "すべて選択" in page
+    assert "地区 (district)" in page and "Blue Tag" not in page
+
+
 def test_csv_export_escapes_formulae_and_imports_back_unchanged(admin_client, districts):
     district = District.objects.get(code="motomachi")
     dangerous = ['=HYPERLINK("http://x")', "+81-78", "-1+1", "@SUM(A1)", "\tTAB", "\rCR"]

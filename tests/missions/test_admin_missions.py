@@ -119,6 +119,42 @@ def test_a_rule_change_after_the_start_shows_the_dry_run_first_and_changes_nothi
     assert Stamp.objects.filter(mission__code="mania-5", cleared=True).count() == 4
 
 
+def test_the_dry_run_lists_every_affected_member_with_figures_that_add_up(admin_client, in_campaign, paid):
+    mission = Mission.objects.get(campaign=in_campaign, code="mania-5")
+    response = admin_client.post(change_url(mission), form_data(mission, min_amount=3500))
+    result, sample = response.context["result"], response.context["sample"]
+    assert response.context["sample_complete"]
+    assert sorted(effect.member_id for effect in sample) == ["M-3000", "M-3200"] and result.members_changed == 2
+    assert sum(e.stamps_changed for e in sample) == result.stamps_changed
+    assert sum(e.awards for e in sample) == result.awards and sum(e.reversals for e in sample) == result.reversals
+    assert sum(e.points_delta for e in sample) == result.points_delta
+    page = response.content.decode()
+    for effect in sample:  # each affected member links to their page
+        assert reverse("admin:campaign_member_change", args=[effect.member_id]) in page
+    assert 'id="sample-totals"' in page
+
+
+def test_a_parameter_that_contradicts_the_mission_text_is_warned_about(admin_client, in_campaign, paid):
+    mission = Mission.objects.get(campaign=in_campaign, code="mania-6")  # 期間中 10 日間…
+    response = admin_client.post(change_url(mission), form_data(mission, target_count=6))
+    warnings = response.context["warnings"]
+    assert any("10 日間" in w and "6" in w for w in warnings), warnings
+    assert 'id="text-warnings"' in response.content.decode()
+    # The text changed with the parameter: nothing to warn about.
+    response = admin_client.post(
+        change_url(mission),
+        form_data(
+            mission,
+            target_count=6,
+            title_ja="期間中 6 日間、1 回税込 300 円以上利用",
+            title_en="Pay 300 yen or more on 6 different days",
+            description_ja="税込 300 円以上のお支払いがあった日が、期間中に 6 日",
+            description_en="Six different days in the period with a payment of 300 yen or more.",
+        ),
+    )
+    assert response.context["warnings"] == []
+
+
 def test_confirming_saves_and_rescores_in_the_background(
     admin_client, admin_user, in_campaign, paid, django_capture_on_commit_callbacks
 ):

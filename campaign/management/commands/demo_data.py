@@ -1,5 +1,7 @@
-"""Demo data for `make run`: staff users, members with passwords, entries and a month of transactions.
+"""Demo data for `make run`: staff users, members with passwords, and a running campaign.
 
+Five hand-written members (who can sign in) and a few thousand generated ones (``campaign.demo``)
+with entries, charges, payments, cancels, video views and the daily imports that brought them.
 Idempotent: running it again creates nothing new. Prints who can sign in with which password.
 """
 
@@ -13,6 +15,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from campaign import clock
+from campaign.demo import DEMO_MEMBERS, demo_campaign_create
 from campaign.env import JST
 from campaign.models import Campaign, EntrySource, Member, RecordSource, Transaction
 from campaign.services import entry_create
@@ -58,13 +61,22 @@ ENTERED = {"M0000001": _t(2, 9), "M0000002": _t(11, 20), "M0000004": _t(3, 8)}
 class Command(BaseCommand):
     help = "Create demo staff users, members, entries and transactions (idempotent)."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--members",
+            type=int,
+            default=DEMO_MEMBERS,
+            help=f"Generated members besides the five who can sign in (default {DEMO_MEMBERS}).",
+        )
+
+    def handle(self, *args, members=DEMO_MEMBERS, **options):
         campaign = Campaign.objects.current()
         lines = self._staff() + self._members()
         with transaction.atomic():
             self._entries(campaign)
             self._transactions(campaign)
-        members_score(campaign=campaign, member_ids=[f"M000000{i}" for i in range(1, 6)])
+            generated = demo_campaign_create(campaign=campaign, members=members, now=clock.now())
+        members_score(campaign=campaign, member_ids=[f"M000000{i}" for i in range(1, 6)] + generated)
         self.stdout.write(
             "Demo sign-ins (demo clock: {}):".format(clock.now().astimezone(JST).strftime("%Y-%m-%d %H:%M JST"))
         )
