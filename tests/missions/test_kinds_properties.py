@@ -72,24 +72,23 @@ def reference(records: list[dict], entered: bool) -> dict:
     track("daily-2", 3, streak)
     track("daily-3", 10000, lambda r, n: n + (eligible(r) if r["type"] == "payment" else 0))
     shops: set = set()
-    track(
-        "outing-1",
-        5,
-        lambda r, n: n
-        + (r["type"] == "payment" and eligible(r) >= 100 and r["merchant"] not in shops and not shops.add(r["merchant"])),
-    )
+
+    def new_shop(r, n):
+        if r["type"] != "payment" or eligible(r) < 100 or r["merchant"] in shops:
+            return n
+        shops.add(r["merchant"])
+        return n + 1
+
+    track("outing-1", 5, new_shop)
     weekend_days: set = set()
-    track(
-        "outing-2",
-        4,
-        lambda r, n: n
-        + (
-            r["type"] == "payment"
-            and day(r).isoweekday() in (6, 7)
-            and day(r) not in weekend_days
-            and not weekend_days.add(day(r))
-        ),
-    )
+
+    def new_weekend_day(r, n):
+        if r["type"] != "payment" or day(r).isoweekday() not in (6, 7) or day(r) in weekend_days:
+            return n
+        weekend_days.add(day(r))
+        return n + 1
+
+    track("outing-2", 4, new_weekend_day)
     track("outing-3", 1, lambda r, n: n + (r["type"] == "payment" and r["merchant"] in BONUS))
     required = [result[c][1] for c in ("outing-1", "outing-2", "outing-3")]
     done = [t for t in required if t is not None]
