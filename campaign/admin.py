@@ -34,6 +34,7 @@ from campaign.models import (
     VideoView,
 )
 from campaign.services import Refused, entry_create
+from campaign.spreadsheet import row_escape
 from merchants.models import Merchant
 from missions.models import LedgerLine
 from missions.services import members_score, progress_document, transactions_explained
@@ -129,7 +130,7 @@ class CampaignAdmin(admin.ModelAdmin):
         writer = csv.writer(response)
         writer.writerow(["section", "key", "value", "maximum"])
         figures = dashboard_figures_cached(campaign=campaign, refresh="refresh" in request.GET)
-        writer.writerows(dashboard_rows(figures))
+        writer.writerows(map(row_escape, dashboard_rows(figures)))  # labels are staff-edited text
         return response
 
 
