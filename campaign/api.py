@@ -22,6 +22,7 @@ from campaign.auth import IsSystemClient
 from campaign.env import JST
 from campaign.ingest import API_MAX_RECORDS, transactions_ingest
 from campaign.models import Campaign, RecordSource
+from campaign.observability import counter_add, log_member_bind
 from campaign.services import Refused, entry_create, video_view_record
 from campaign.throttling import WindowScopedRateThrottle
 
@@ -138,6 +139,9 @@ class TransactionsApi(SystemApiView):
             records=serializer.validated_data["transactions"],
             source=RecordSource.API,
         )
+        counter_add("records:api:accepted", result.accepted)
+        counter_add("records:api:duplicates", result.duplicates)
+        counter_add("records:api:rejected", len(result.rejections))
         body = {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
@@ -174,6 +178,7 @@ class EntriesApi(SystemApiView):
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        log_member_bind(serializer.validated_data["member_id"])
         try:
             entry, created = entry_create(
                 campaign=Campaign.objects.current(),
@@ -213,6 +218,7 @@ class VideoViewsApi(SystemApiView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        log_member_bind(data["member_id"])
         try:
             view, created = video_view_record(
                 campaign=Campaign.objects.current(),
