@@ -49,7 +49,9 @@ class RequestContextFilter(logging.Filter):
     """Adds ``request_id`` and ``member_id`` to every record (None outside a request)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        # django.request logs an answer >= 400 after the middleware's context has ended: its record
+        # carries the request, which carries the id.
+        record.request_id = _request_id.get() or getattr(getattr(record, "request", None), "request_id", None)
         record.member_id = _member_id.get()
         return True
 
