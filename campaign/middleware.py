@@ -13,7 +13,9 @@ import re
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import BadRequest
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import BadRequest, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
@@ -53,6 +55,42 @@ class ForbiddenCharactersMiddleware:
                 return JsonResponse({"detail": message}, status=400)
             raise BadRequest(message)
         return self.get_response(request)
+
+
+class AdminObjectIdMiddleware:
+    """404 for an admin URL whose object id cannot be a key of its model (``/admin/merchants/district/x/history/``).
+
+    Django's own change view checks this, but not every admin view does: django-simple-history's
+    history view passed ``"x"`` to an integer key and raised ``ValueError`` (a 500). The model is
+    found from the URL's name (``<app>_<model>_<view>``), as the admin names its URLs.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> None:
+        object_id = view_kwargs.get("object_id")
+        match = request.resolver_match
+        if object_id is None or match is None or "admin" not in match.namespaces:
+            return None
+        model = _admin_model(match.url_name or "")
+        if model is None:
+            return None
+        try:
+            model._meta.pk.to_python(unquote(object_id))
+        except (ValidationError, ValueError, TypeError):
+            raise Http404(_("No object can have this id.")) from None
+        return None
+
+
+def _admin_model(url_name: str):
+    for model in admin.site._registry:
+        if url_name.startswith(f"{model._meta.app_label}_{model._meta.model_name}_"):
+            return model
+    return None
 
 
 class RequestIdMiddleware:
