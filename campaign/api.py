@@ -12,7 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -34,9 +34,12 @@ class PayloadTooLarge(APIException):
 
 
 def api_exception_handler(exc, context):
-    """DRF's handler, plus a 413 for a body beyond DATA_UPLOAD_MAX_MEMORY_SIZE (Django raises it as an error)."""
+    """DRF's handler, plus a 413 for a body beyond DATA_UPLOAD_MAX_MEMORY_SIZE (Django raises it as an
+    error) and a 404 when no campaign is running (``Campaign.objects.current()``), rather than a 500."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, Campaign.DoesNotExist):
+        exc = NotFound(_("No campaign is running."))
     return exception_handler(exc, context)
 
 

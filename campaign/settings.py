@@ -59,9 +59,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: a load balancer's probe is answered before the host check and the HTTPS redirect.
-    "campaign.health.HealthMiddleware",
     "campaign.middleware.RequestIdMiddleware",
+    # Before the host check and the HTTPS redirect: a load balancer's probe is answered as it comes.
+    "campaign.health.HealthMiddleware",
     "campaign.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -117,3 +117,14 @@ def test_a_member_id_with_a_lone_surrogate_is_refused_at_entries(system_client, 
     response = _post(system_client, "/api/v1/entries", '{"member_id": "M\\ud800"}')
     assert response.status_code == 400
     assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "method, url", [("get", "/api/v1/campaign"), ("post", "/api/v1/entries"), ("post", "/api/v1/transactions")]
+)
+def test_with_no_campaign_running_the_api_answers_404_not_500(system_client, db, method, url):
+    system_client.raise_request_exception = False
+    body = {"member_id": "M1"} if url.endswith("entries") else {"transactions": []}
+    response = getattr(system_client, method)(url, body, format="json") if method == "post" else system_client.get(url)
+    assert response.status_code == 404
+    assert response.json()["detail"] == "No campaign is running."
