@@ -50,6 +50,19 @@ def _fast_password_hasher(settings):
 
 
 @pytest.fixture(autouse=True)
+def _plain_http(settings):
+    """The test client and the live server speak plain http: no redirect to https, no secure-only cookies.
+
+    With DJANGO_DEBUG off the settings turn HTTPS on (a production default); tests of those
+    settings read them in a fresh process (tests/campaign/test_security.py).
+    """
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.SECURE_HSTS_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _tasks_inline(request):
     """Tasks run inline in tests, even with a broker configured; `worker` tests use a real worker."""
     from campaign.celery import app

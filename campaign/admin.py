@@ -37,6 +37,7 @@ from campaign.models import (
     VideoView,
 )
 from campaign.services import Refused, entry_create
+from campaign.spreadsheet import row_escape
 from merchants.models import Merchant
 from missions.models import Course, LedgerLine, Mission
 from missions.services import members_score, progress_document, transactions_explained
@@ -142,7 +143,7 @@ class CampaignAdmin(GroupedNumbers, admin.ModelAdmin):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response.write("\ufeff")  # Excel in Japan reads UTF-8 only with a BOM
-        csv.writer(response).writerows(rows)
+        csv.writer(response).writerows(map(row_escape, rows))  # labels are staff-edited text
         return response
 
     def dashboard_csv_view(self, request: HttpRequest) -> HttpResponse:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
@@ -22,6 +22,7 @@ from campaign.auth import IsSystemClient
 from campaign.env import JST
 from campaign.ingest import API_MAX_RECORDS, transactions_ingest
 from campaign.models import Campaign, RecordSource
+from campaign.observability import counter_add, log_member_bind
 from campaign.services import Refused, entry_create, video_view_record
 from campaign.throttling import WindowScopedRateThrottle
 
@@ -33,9 +34,12 @@ class PayloadTooLarge(APIException):
 
 
 def api_exception_handler(exc, context):
-    """DRF's handler, plus a 413 for a body beyond DATA_UPLOAD_MAX_MEMORY_SIZE (Django raises it as an error)."""
+    """DRF's handler, plus a 413 for a body beyond DATA_UPLOAD_MAX_MEMORY_SIZE (Django raises it as an
+    error) and a 404 when no campaign is running (``Campaign.objects.current()``), rather than a 500."""
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, Campaign.DoesNotExist):
+        exc = NotFound(_("No campaign is running."))
     return exception_handler(exc, context)
 
 
@@ -58,11 +62,6 @@ class SystemApiView(APIView):
                 _("The request body is %(size)s bytes; the limit is %(limit)s bytes.")
                 % {"size": length, "limit": limit}
             )
-
-
-class RefusedSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
 
 
 def _refused(exc: Refused) -> Response:
@@ -119,9 +118,11 @@ class TransactionsApi(SystemApiView):
                     "accepted": serializers.IntegerField(),
                     "duplicates": serializers.IntegerField(),
                     "rejected": RejectedOutput(many=True),
+                    "warnings": serializers.ListField(
+                        child=serializers.CharField(), required=False, help_text="Unknown top-level keys, ignored."
+                    ),
                 },
             ),
-            400: OpenApiResponse(description='The body is not {"transactions": [...]} with at most 1,000 items.'),
         },
     )
     def post(self, request):
@@ -138,6 +139,9 @@ class TransactionsApi(SystemApiView):
             records=serializer.validated_data["transactions"],
             source=RecordSource.API,
         )
+        counter_add("records:api:accepted", result.accepted)
+        counter_add("records:api:duplicates", result.duplicates)
+        counter_add("records:api:rejected", len(result.rejections))
         body = {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
@@ -169,11 +173,12 @@ class EntriesApi(SystemApiView):
     @extend_schema(
         operation_id="entries_create",
         request=InputSerializer,
-        responses={201: OutputSerializer, 200: OutputSerializer, 400: RefusedSerializer},
+        responses={201: OutputSerializer, 200: OutputSerializer},
     )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        log_member_bind(serializer.validated_data["member_id"])
         try:
             entry, created = entry_create(
                 campaign=Campaign.objects.current(),
@@ -207,12 +212,13 @@ class VideoViewsApi(SystemApiView):
     @extend_schema(
         operation_id="video_views_create",
         request=InputSerializer,
-        responses={201: OutputSerializer, 200: OutputSerializer, 400: RefusedSerializer},
+        responses={201: OutputSerializer, 200: OutputSerializer},
     )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        log_member_bind(data["member_id"])
         try:
             view, created = video_view_record(
                 campaign=Campaign.objects.current(),
@@ -233,6 +239,67 @@ class VideoViewsApi(SystemApiView):
         )
 
 
+@extend_schema_serializer(component_name="Localized")
+class Localized(serializers.Serializer):
+    """A text in Japanese and English."""
+
+    ja = serializers.CharField()
+    en = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="Span")
+class Span(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(component_name="MissionRule")
+class CampaignRuleOutput(serializers.Serializer):
+    kind = serializers.CharField(help_text="What the mission counts (charges, payments, videos, missions…).")
+    min_amount = serializers.IntegerField(help_text="Least eligible amount in yen that counts; 0: any.")
+    target_count = serializers.IntegerField()
+    distinct_days = serializers.BooleanField(help_text="Counts JST calendar days rather than records.")
+    window_start = serializers.CharField(allow_null=True, help_text="HH:MM:SS, JST, inclusive; null: all day.")
+    window_end = serializers.CharField(allow_null=True, help_text="HH:MM:SS, JST, exclusive.")
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=7), help_text="ISO weekdays; empty: every day."
+    )
+    bonus_merchants_only = serializers.BooleanField()
+    unit_points = serializers.IntegerField(allow_null=True, help_text="Points per unit counted (videos).")
+    requires = serializers.ListField(child=serializers.CharField(), help_text="Missions a completion needs.")
+    counts_for_lottery = serializers.BooleanField()
+
+
+@extend_schema_serializer(component_name="CampaignMission")
+class CampaignMissionOutput(serializers.Serializer):
+    code = serializers.CharField()
+    order = serializers.IntegerField()
+    label = Localized()
+    title = Localized()
+    description = Localized()
+    reward_points = serializers.IntegerField()
+    max_points = serializers.IntegerField()
+    point_type = serializers.ChoiceField(choices=["limited", "basic"])
+    rule = CampaignRuleOutput()
+
+
+@extend_schema_serializer(component_name="CampaignCourse")
+class CampaignCourseOutput(serializers.Serializer):
+    code = serializers.CharField()
+    name = Localized()
+    missions = CampaignMissionOutput(many=True)
+
+
+@extend_schema_serializer(component_name="BonusMerchant")
+class BonusMerchantOutput(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    name_kana = serializers.CharField()
+    district = serializers.CharField(allow_null=True)
+    district_name = Localized(allow_null=True)
+    address = serializers.CharField()
+
+
 class CampaignApi(APIView):
     """Public: the campaign's period, courses, missions and rewards, lottery, bonus merchants."""
 
@@ -240,33 +307,23 @@ class CampaignApi(APIView):
     authentication_classes: list = []
     throttle_classes = [AnonRateThrottle]
 
-    @extend_schema_serializer(component_name="CampaignMission")
-    class MissionOutput(serializers.Serializer):
-        code = serializers.CharField()
-        order = serializers.IntegerField()
-        label = inline_serializer("MissionLabel", {"ja": serializers.CharField(), "en": serializers.CharField()})
-        title = inline_serializer("MissionTitle", {"ja": serializers.CharField(), "en": serializers.CharField()})
-        reward_points = serializers.IntegerField()
-        max_points = serializers.IntegerField()
-        point_type = serializers.CharField()
-        rule = serializers.DictField()
-
-    @extend_schema_serializer(component_name="CampaignCourse")
-    class CourseOutput(serializers.Serializer):
-        code = serializers.CharField()
-        name = inline_serializer("CourseName", {"ja": serializers.CharField(), "en": serializers.CharField()})
-        missions = serializers.ListField(child=serializers.DictField())
-
     @extend_schema_serializer(component_name="Campaign")
     class OutputSerializer(serializers.Serializer):
         code = serializers.CharField()
-        name = serializers.DictField()
-        period = serializers.DictField(help_text="[starts_at, ends_at), Japan time")
-        entry_window = serializers.DictField()
+        name = Localized()
+        period = Span(help_text="[starts_at, ends_at), Japan time")
+        entry_window = Span(help_text="[starts_at, ends_at) in which members can enter, Japan time")
         data_cutoff_at = serializers.DateTimeField()
-        courses = serializers.ListField(child=serializers.DictField())
-        lottery = serializers.DictField()
-        bonus_merchants = serializers.ListField(child=serializers.DictField())
+        courses = CampaignCourseOutput(many=True)
+        lottery = inline_serializer(
+            "CampaignLottery",
+            {
+                "winners": serializers.IntegerField(),
+                "prize_points": serializers.IntegerField(),
+                "point_type": serializers.ChoiceField(choices=["limited", "basic"]),
+            },
+        )
+        bonus_merchants = BonusMerchantOutput(many=True)
 
     @extend_schema(operation_id="campaign_retrieve", responses={200: OutputSerializer})
     def get(self, request):

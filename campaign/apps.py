@@ -13,3 +13,9 @@ class CampaignConfig(AppConfig):
 
         post_save.connect(current_forget, sender=Campaign, dispatch_uid="campaign_current_forget_save")
         post_delete.connect(current_forget, sender=Campaign, dispatch_uid="campaign_current_forget_delete")
+        # Operations count the tasks that failed for good (/metrics), in whichever worker they ran.
+        from celery.signals import task_failure
+
+        from campaign.observability import task_failure_count
+
+        task_failure.connect(task_failure_count, dispatch_uid="portal_task_failure_count")

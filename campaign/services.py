@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -10,11 +9,11 @@ from django.utils.translation import gettext as _
 
 from campaign import clock
 from campaign.env import JST
+from campaign.identifiers import id_problem
 from campaign.models import Campaign, Entry, EntrySource, Member, VideoView
 
 # A record from the app may be stamped a little ahead of the portal's clock.
 CLOCK_SKEW = timedelta(minutes=5)
-_MEMBER_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
 
 
 class Refused(Exception):
@@ -37,10 +36,21 @@ def statistics_sample(cursor, tables: str) -> None:
 
 
 def member_id_check(member_id: object) -> str:
-    """The member id, stripped, or ``Refused``: 1–64 printable ASCII characters (SPEC 3.1)."""
-    if not isinstance(member_id, str) or not _MEMBER_ID.match(member_id.strip()):
+    """The member id, stripped, or ``Refused`` by the shared id rule (``campaign.identifiers``).
+
+    1–64 printable ASCII characters without spaces, not starting like a spreadsheet formula
+    (``= + - @``, tab, CR), so that no export opened in Excel runs it.
+    """
+    value = member_id.strip() if isinstance(member_id, str) else member_id
+    problem = id_problem(value, member=True)
+    if problem == "formula":
+        raise Refused(
+            "invalid_member_id",
+            _("A member ID may not start with =, +, -, @, a tab or a carriage return (a spreadsheet formula)."),
+        )
+    if problem is not None:
         raise Refused("invalid_member_id", _("A member ID is 1 to 64 letters, digits or symbols, without spaces."))
-    return member_id.strip()
+    return value
 
 
 def _judged_time(*, campaign: Campaign, when: datetime | None, received_at: datetime, what: str) -> datetime:

@@ -12,10 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from campaign.env import env_bool, env_datetime, env_int, env_list, env_str, env_url
+from campaign.sentry import sentry_init
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "import_export",
     "simple_history",
     "axes",
+    "csp",
     "campaign",
     "missions",
     "merchants",
@@ -56,7 +59,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "campaign.middleware.RequestIdMiddleware",
+    # Before the host check and the HTTPS redirect: a load balancer's probe is answered as it comes.
+    "campaign.health.HealthMiddleware",
+    "campaign.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "campaign.middleware.PermissionsPolicyMiddleware",
+    # Before any view or admin query: a NUL in a URL would reach PostgreSQL (a DataError, a 500).
+    "campaign.middleware.ForbiddenCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -64,6 +75,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "campaign.middleware.AdminObjectIdMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into a 429 page.
@@ -176,8 +188,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["campaign.jsonio.SafeJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["campaign.jsonio.BoundedJSONParser"],
     "DEFAULT_THROTTLE_RATES": {
         "system": env_str("PORTAL_SYSTEM_THROTTLE", "6000/min"),
         "member": env_str("PORTAL_MEMBER_THROTTLE", "120/min"),
@@ -194,6 +206,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "campaign.schema.error_responses_add"],
+    # Swagger UI asks validator.swagger.io for a badge unless told not to: nothing from outside.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # Caches: Redis when PORTAL_CACHE_URL names one (shared by all web processes), else local memory.
@@ -203,19 +218,47 @@ if _cache_url:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Behind HTTPS in production (PORTAL_HTTPS=1): secure cookies, redirect and HSTS, so that
-# `check --deploy` passes. Off by default so the demo and tests work on plain http://127.0.0.1.
-PORTAL_HTTPS = env_bool("PORTAL_HTTPS", False)
+# HTTPS: on whenever DEBUG is off, so a production deploy that forgets a variable is secure
+# (secure cookies, redirect to https, HSTS); PORTAL_HTTPS=0 turns it off for a plain-http test
+# box. `make run` (DJANGO_DEBUG=1) serves plain http. The tests turn it off (conftest.py).
+PORTAL_HTTPS = env_bool("PORTAL_HTTPS", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PORTAL_HTTPS
 CSRF_COOKIE_SECURE = PORTAL_HTTPS
 SECURE_SSL_REDIRECT = PORTAL_HTTPS
+# A probe calls a container over plain http by its address: health and metrics are never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = 31536000 if PORTAL_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PORTAL_HTTPS
 SECURE_HSTS_PRELOAD = PORTAL_HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# The browser features no page of the portal uses (campaign.middleware.PermissionsPolicyMiddleware).
+PORTAL_PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=(), interest-cohort=()"
+)
+# Content-Security-Policy (django-csp): every script and style from the portal itself, no inline
+# script. Inline styles stay allowed: templates set widths (a stamp's meter) and the API docs'
+# ReDoc injects its styles; a style cannot run code. ReDoc's search runs in a blob: worker.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "media-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 X_FRAME_OPTIONS = "DENY"
 
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
@@ -225,10 +268,26 @@ IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
 
+# Logs: one JSON object per line with the request id and the member id (campaign.observability)
+# unless DEBUG, where people read them; PORTAL_LOG_FORMAT=json or text chooses.
+PORTAL_LOG_FORMAT = env_str("PORTAL_LOG_FORMAT", "text" if DEBUG else "json")
+if PORTAL_LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"PORTAL_LOG_FORMAT={PORTAL_LOG_FORMAT!r}: use json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_context": {"()": "campaign.observability.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "campaign.observability.JsonLineFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_context"],
+            "formatter": PORTAL_LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("PORTAL_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
@@ -237,3 +296,11 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# /metrics (Prometheus): staff signed in, or a scraper sending "Authorization: Bearer <token>".
+PORTAL_METRICS_TOKEN = env_str("PORTAL_METRICS_TOKEN", "")
+
+# Error reports to Sentry (Django and Celery integrations) when SENTRY_DSN is set; no personal data.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    sentry_init(dsn=SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"))

@@ -403,7 +403,7 @@ def video_watched(request: HttpRequest, code: str) -> JsonResponse:
         payload = json.loads(request.body or b"{}")
         token = str(payload.get("token", ""))
         played = float(payload.get("played_seconds", 0))
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, OverflowError, RecursionError):
         return JsonResponse({"error": "bad_request", "message": _("The request could not be read.")}, status=400)
     start = request.session.get(_VIDEO_SESSION_KEY, {}).get(video.code)
     if not start or not token or not secrets.compare_digest(str(start.get("token", "")), token):

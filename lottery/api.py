@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -23,6 +23,7 @@ class LotteryApi(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [AnonRateThrottle]
 
+    @extend_schema_serializer(component_name="LotteryPublic")
     class OutputSerializer(serializers.Serializer):
         status = serializers.ChoiceField(choices=["not_committed", "committed", "drawn", "confirmed"])
         winners_count = serializers.IntegerField(help_text="How many members win (77).")

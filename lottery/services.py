@@ -30,6 +30,7 @@ from campaign.audit import staff_action_record
 from campaign.env import JST
 from campaign.models import Campaign, Entry
 from campaign.services import Refused
+from campaign.spreadsheet import row_escape
 from lottery.models import (
     WINNING_OUTCOMES,
     Draw,
@@ -614,15 +615,17 @@ def winners_export(*, draw: Draw, encoding: str = "utf-8") -> bytes:
         confirmed = forfeit is not None and forfeit.status == ForfeitStatus.CONFIRMED
         replacing = replaced.get(entrant.member_id)
         writer.writerow(
-            [
-                entrant.rank,
-                entrant.member_id,
-                entrant.digest,
-                entrant.outcome,
-                forfeit.reason if confirmed else "",
-                replacing.member_id if replacing else "",
-                forfeit.replacement_member_id if confirmed else "",
-                paid.get(entrant.member_id, 0),
-            ]
+            row_escape(
+                [
+                    entrant.rank,
+                    entrant.member_id,
+                    entrant.digest,
+                    entrant.outcome,
+                    forfeit.reason if confirmed else "",
+                    replacing.member_id if replacing else "",
+                    forfeit.replacement_member_id if confirmed else "",
+                    paid.get(entrant.member_id, 0),
+                ]
+            )
         )
     return out.getvalue().encode(encoding, errors="replace")

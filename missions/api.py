@@ -12,7 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaign.auth import IsSystemClient
+from campaign.identifiers import id_problem
 from campaign.models import Campaign, Member
+from campaign.observability import log_member_bind
 from campaign.throttling import WindowScopedRateThrottle
 from missions.services import progress_document, transactions_explained
 
@@ -108,6 +110,14 @@ def _campaign() -> Campaign:
         raise Http404("No campaign is running.") from None
 
 
+def _member_id_from_url(member_id: str) -> str:
+    """The member id of the URL, or 404 when no member can have it (``campaign.identifiers``)."""
+    if id_problem(member_id, member=True) is not None:
+        raise Http404("No member can have this ID.")
+    log_member_bind(member_id)
+    return member_id
+
+
 def _member_of(request) -> Member:
     member = getattr(request.user, "member", None) if request.user.is_authenticated else None
     if member is None:
@@ -142,7 +152,7 @@ class MemberProgressApi(SystemView):
         responses=ProgressOutput,
     )
     def get(self, request, member_id: str):
-        return Response(progress_document(campaign=_campaign(), member_id=member_id))
+        return Response(progress_document(campaign=_campaign(), member_id=_member_id_from_url(member_id)))
 
 
 class MeProgressApi(MemberView):
@@ -160,7 +170,7 @@ class MemberTransactionsApi(SystemView):
         responses=ExplainedTransactionOutput(many=True),
     )
     def get(self, request, member_id: str):
-        return _transactions_page(self, request, member_id)
+        return _transactions_page(self, request, _member_id_from_url(member_id))
 
 
 class MeTransactionsApi(MemberView):

@@ -10,6 +10,8 @@ at creation, so a re-download is checked to be byte for byte the file first sent
 File: CSV, header ``member_id,point_type,points,reason,ledger_line_id``, CRLF line ends,
 in UTF-8 *without* BOM (what a system reads without surprise) or CP932 (Shift_JIS, for
 Japanese tools). Reasons that CP932 cannot encode are written with ``?`` in their place.
+A text cell starting like a spreadsheet formula (``= + - @``, tab, CR) is written with a leading
+``'`` (``campaign.spreadsheet``); points stay numbers.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from django.db.models import Max, Sum
 
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
+from campaign.spreadsheet import row_escape
 from missions.models import LedgerLine, PointExport
 
 CHUNK_ROWS = 5000
@@ -92,8 +95,12 @@ def points_export_task(campaign_id: int, user_id: int | None, encoding: str) -> 
     points_export_create(campaign=campaign, user=user, encoding=encoding)
 
 
-def _chunks(export: PointExport) -> Iterator[bytes]:
-    """The file in pieces of CHUNK_ROWS lines, so a million-line export never sits in memory whole."""
+def _chunks(export: PointExport, *, escaped: bool = True) -> Iterator[bytes]:
+    """The file in pieces of CHUNK_ROWS lines, so a million-line export never sits in memory whole.
+
+    Text cells that a spreadsheet would run as a formula are escaped (``campaign.spreadsheet``);
+    ``escaped=False`` gives the file as exports made before that wrote it, for their checksum only.
+    """
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(HEADER)
@@ -103,7 +110,7 @@ def _chunks(export: PointExport) -> Iterator[bytes]:
         .values_list("member_id", "point_type", "points", "reason", "id")
     )
     for count, row in enumerate(lines.iterator(chunk_size=CHUNK_ROWS), start=1):
-        writer.writerow(row)
+        writer.writerow(row_escape(row) if escaped else row)
         if count % CHUNK_ROWS == 0:
             yield _take(buffer, export.encoding)
     if buffer.tell():
@@ -134,10 +141,22 @@ def point_export_stream(*, export: PointExport) -> Iterator[bytes]:
             yield pending
         digest.update(chunk)
         pending = chunk
-    if export.sha256 and digest.hexdigest() != export.sha256:
+    if export.sha256 and digest.hexdigest() != export.sha256 and not _sent_unescaped(export):
         raise ExportTampered(f"Point export #{export.number} no longer matches the file first sent.")
     if pending is not None:
         yield pending
+
+
+def _sent_unescaped(export: PointExport) -> bool:
+    """Whether an export made before cells were escaped still has exactly its lines (its old checksum).
+
+    Such a file is sent again escaped: its lines are intact, and a formula-shaped member id or
+    reason must not run in the spreadsheet that opens the re-download.
+    """
+    digest = hashlib.sha256()
+    for chunk in _chunks(export, escaped=False):
+        digest.update(chunk)
+    return digest.hexdigest() == export.sha256
 
 
 def point_export_render(*, export: PointExport) -> bytes:

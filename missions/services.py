@@ -19,6 +19,7 @@ from django.db import connection, transaction
 
 from campaign import clock
 from campaign.models import Campaign, Entry, Member, Transaction, VideoView
+from campaign.queueing import task_enqueue_on_commit
 from campaign.services import statistics_sample
 from missions.engine import ScoreResult, chunk_score
 from missions.explain import ExplainedTransactions
@@ -177,7 +178,8 @@ def members_score_later(*, campaign: Campaign, member_ids: Iterable[str]) -> Non
 
     ids = sorted(set(member_ids))
     for start in range(0, len(ids), SCORE_CHUNK):
-        members_score_task.delay_on_commit(campaign.pk, ids[start : start + SCORE_CHUNK])
+        # Not delay_on_commit: a broker that is down must not turn the caller's stored push into a 500.
+        task_enqueue_on_commit(members_score_task, campaign.pk, ids[start : start + SCORE_CHUNK])
 
 
 def campaign_rescore_later(*, campaign: Campaign) -> None:
