@@ -49,17 +49,21 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http():
     """The test client and the live server speak plain http: no redirect to https, no secure-only cookies.
 
     With DJANGO_DEBUG off the settings turn HTTPS on (a production default); tests of those
-    settings read them in a fresh process (tests/campaign/test_security.py).
+    settings read them in a fresh process (tests/campaign/test_security.py). Session-wide, so the
+    live server's middleware, built once, is built without the redirect.
     """
-    settings.SECURE_SSL_REDIRECT = False
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    settings.SECURE_HSTS_SECONDS = 0
+    from django.test import override_settings
+
+    plain = override_settings(
+        SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False, SECURE_HSTS_SECONDS=0
+    )
+    with plain:
+        yield
 
 
 @pytest.fixture(autouse=True)
