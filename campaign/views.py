@@ -2,8 +2,8 @@
 
 Every member page finds its member through :func:`_get_member_for_user`, so a page can only
 show the signed-in member's own data; a URL naming another member's id answers 404.
-Sign-in is Django's (member ID as user name) behind :class:`MemberLoginView`, so a WESTER ID
-single sign-on can replace that one view and :func:`_get_member_for_user` later.
+Members sign in with WESTER ID (campaign/wester_id.py, campaign/signin.py); the user of a
+member is linked to it on the first sign-in.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import secrets
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView, redirect_to_login
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
-from django.db import IntegrityError, connection
+from django.db import connection
 from django.db.models import Prefetch
-from django.forms import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -31,7 +30,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from campaign import clock
-from campaign.forms import MemberSignInForm, SignUpForm
 from campaign.models import Campaign, Entry, EntrySource, Member, PointType, VideoView
 from campaign.services import Refused, entry_create, video_view_record
 from missions.models import Course, Mission, MissionKind, Video
@@ -167,31 +165,14 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-# ---------------------------------------------------------------------------- sign-in, sign-up
+# ---------------------------------------------------------------------------- FAQ
 
 
-class MemberLoginView(LoginView):
-    """Sign-in with the member ID and password (django-axes counts the failures)."""
-
-    template_name = "registration/login.html"
-    form_class = MemberSignInForm
-    redirect_authenticated_user = True
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("stamp-card")
-    form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = form.save()
-        except (IntegrityError, ValidationError):
-            form.add_error("member_id", _("This member ID already has a sign-in. Please sign in."))
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, _("Welcome! You are signed in with member ID %(id)s.") % {"id": user.username})
-            return redirect("entry")
-    return render(request, "registration/signup.html", {"form": form})
+@require_GET
+def faq(request: HttpRequest) -> HttpResponse:
+    """The questions the announcement answers: entry, retroactivity, points, delays, cancellations, lottery."""
+    campaign = Campaign.objects.filter(is_active=True).order_by("-starts_at").first()
+    return render(request, "site/faq.html", {"campaign": campaign, "contact_url": settings.PORTAL_CONTACT_URL})
 
 
 # ---------------------------------------------------------------------------- entry

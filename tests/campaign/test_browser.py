@@ -18,7 +18,6 @@ from conftest import chromium_path, need
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-PASSWORD = "pw-for-tests-123"  # the UserFactory's
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -71,11 +70,14 @@ def site(in_campaign, live_server):
 
 
 def _sign_in(page, url: str) -> None:
-    page.goto(f"{url}/login/")
-    page.fill("#id_username", "M5000001")
-    page.fill("#id_password", PASSWORD)
-    page.click("main form button[type=submit]")
-    page.wait_for_url(f"{url}/stamps/")
+    """The member's session, as WESTER ID sign-in leaves it (that flow: test_site_wester_id.py)."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="M5000001"))
+    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}])
+    page.goto(f"{url}/stamps/")
 
 
 def _screenshot(page, name: str) -> None:
@@ -133,19 +135,19 @@ def test_a_member_signs_in_enters_watches_a_video_and_sees_the_stamp_after_refre
     context.close()
 
 
-PAGES = ["/", "/merchants/", "/entry/", "/stamps/", "/videos/", "/login/", "/signup/"]
+PAGES = ["/", "/merchants/", "/entry/", "/stamps/", "/videos/", "/faq/", "/login/"]
 
 
 @pytest.mark.parametrize("width", list(VIEWPORTS))
 def test_screenshots_of_every_page(browser, site, width):
     context = browser.new_context(locale="ja-JP", viewport=VIEWPORTS[width])
     page = context.new_page()
-    for path in ("/login/", "/signup/"):
+    for path in ("/login/",):
         page.goto(f"{site}{path}")
         assert page.locator("h1").count() == 1
         _screenshot(page, f"{path.strip('/')}-{width}")
     _sign_in(page, site)
-    for path in PAGES[:5]:
+    for path in PAGES[:6]:
         response = page.goto(f"{site}{path}")
         assert response.status == 200
         assert page.locator("h1").count() == 1

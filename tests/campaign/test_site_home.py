@@ -72,7 +72,7 @@ def test_a_member_who_entered_is_sent_to_the_stamp_card(client, in_campaign):
     assert 'href="/stamps/"' in html.split('class="hero"')[1].split("</section>")[0]
 
 
-@pytest.mark.parametrize("url", ["/", "/merchants/", "/login/", "/signup/", "/entry/", "/videos/"])
+@pytest.mark.parametrize("url", ["/", "/merchants/", "/login/", "/faq/", "/entry/", "/videos/"])
 def test_every_page_has_the_language_switch_navigation_and_a_lottery_link(client, in_campaign, url):
     html = client.get(url).content.decode()
     assert 'action="/i18n/setlang/"' in html
