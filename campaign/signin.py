@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from campaign.models import Member
 from campaign.wester_id import wester_id_enabled
@@ -39,7 +39,7 @@ def _demo_members() -> list[Member]:
     return list(members.prefetch_related("entries"))
 
 
-@require_GET
+@require_safe
 def sign_in(request: HttpRequest) -> HttpResponse:
     """The page that offers WESTER ID (and the demo members in debug)."""
     if request.user.is_authenticated and getattr(request.user, "member", None) is not None:

@@ -27,11 +27,13 @@ from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_POST, require_safe
 
 from campaign import clock
 from campaign.models import Campaign, Entry, EntrySource, Member, PointType, VideoView
 from campaign.services import Refused, entry_create, video_view_record
+from lottery.services import lottery_public
 from missions.models import Course, Mission, MissionKind, Video
 from missions.services import progress_document, transactions_explained
 
@@ -131,8 +133,10 @@ def _campaign_maxima(missions: list[Mission], campaign: Campaign) -> dict:
 
 # ---------------------------------------------------------------------------- campaign pages
 
+_COURSE_ICONS = {"casual", "mania", "bonus"}  # static/site/course-<code>.svg
 
-@require_GET
+
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     campaign = Campaign.objects.filter(is_active=True).order_by("-starts_at").first()
     if campaign is None:
@@ -145,10 +149,13 @@ def home(request: HttpRequest) -> HttpResponse:
     )
     maxima = _campaign_maxima(missions, campaign)
     for course in courses:
+        course.icon = f"site/course-{course.code}.svg" if course.code in _COURSE_ICONS else None
         course.max_points = maxima["by_course"].get(course.pk, 0)
         course.has_lottery = any(m.counts_for_lottery for m in course.missions.all())
     member = _member_or_none(request)
     entered = bool(member and Entry.objects.filter(campaign=campaign, member=member).exists())
+    now = clock.now()
+    left = max(campaign.entry_ends_at - now, timedelta(0))
     return render(
         request,
         "site/home.html",
@@ -158,9 +165,12 @@ def home(request: HttpRequest) -> HttpResponse:
             "maxima": maxima,
             "mission_count": sum(1 for m in missions if m.kind != MissionKind.COMPLETION),
             "notes": [n.get(_language()) or n.get("ja", "") for n in campaign.notes if isinstance(n, dict)],
-            "window": _window_state(campaign, clock.now()),
+            "window": _window_state(campaign, now),
+            "now": now,
+            "left": {"days": left.days, "hours": left.seconds // 3600},
             "member": member,
             "entered": entered,
+            "lottery": lottery_public(campaign=campaign),
         },
     )
 
@@ -168,7 +178,7 @@ def home(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------- FAQ
 
 
-@require_GET
+@require_safe
 def faq(request: HttpRequest) -> HttpResponse:
     """The questions the announcement answers: entry, retroactivity, points, delays, cancellations, lottery."""
     campaign = Campaign.objects.filter(is_active=True).order_by("-starts_at").first()
@@ -203,11 +213,20 @@ def entry(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "site/entry.html",
-        {"campaign": campaign, "member": member, "entry": current, "window": _window_state(campaign, clock.now())},
+        {
+            "campaign": campaign,
+            "member": member,
+            "entry": current,
+            "window": _window_state(campaign, clock.now()),
+            "lottery": lottery_public(campaign=campaign),
+        },
     )
 
 
 # ---------------------------------------------------------------------------- stamp card
+
+
+_NOT_ENTERED_AFTER_WINDOW = _lazy("Not counted: you did not enter during the campaign period.")
 
 
 def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member) -> dict:
@@ -217,6 +236,8 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
     missions = {m.code: m for m in Mission.objects.filter(campaign=campaign).select_related("course")}
     courses = {m.course.code: m.course for m in missions.values()}
     entered = document.get("entered", False)
+    # "Cleared once you enter" is an offer: made only while entry is possible.
+    can_enter = not entered and _window_state(campaign, clock.now()) == "open"
     cards = []
     for course_doc in document.get("courses", []):
         stamps = []
@@ -232,7 +253,7 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
                     "cleared_at": parse_datetime(mission_doc["cleared_at"]) if mission_doc.get("cleared_at") else None,
                     "unit": _unit(mission),
                     # Not entered: the stamp this member would get by entering now (R2).
-                    "would_clear": not entered and target and progress >= target,
+                    "would_clear": can_enter and target and progress >= target,
                     "percent": min(100, round(100 * progress / target)) if target else 0,
                 }
             )
@@ -253,11 +274,15 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
                 if isinstance(row.get("occurred_at"), str)
                 else row.get("occurred_at"),
                 "missions": [missions[c] for c in row.get("counted_for", []) if c in missions],
-                "would_missions": [missions[c] for c in row.get("would_count_for", []) if c in missions],
+                "would_missions": [missions[c] for c in row.get("would_count_for", []) if c in missions]
+                if can_enter
+                else [],
                 "reasons": [
                     {
                         "code": reason.get("code", ""),
-                        "text": reason.get("text") or reason.get("message", ""),
+                        "text": _NOT_ENTERED_AFTER_WINDOW
+                        if reason.get("code") == "not_entered_yet" and not can_enter
+                        else reason.get("text") or reason.get("message", ""),
                         "missions": [missions[c] for c in reason.get("missions", []) if c in missions],
                     }
                     for reason in row.get("reasons", [])
@@ -265,7 +290,10 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
             }
         )
     scored_at = document.get("scored_at")
+    # For a member with nothing to show yet, the offer names the first mission instead of "0pt".
+    first_mission = next((s["mission"] for card in cards for s in card["stamps"] if s["mission"].reward_points), None)
     return {
+        "first_mission": first_mission,
         "campaign": campaign,
         "member": member,
         "document": document,
@@ -315,7 +343,7 @@ def _stamp_card_html(request: HttpRequest, campaign: Campaign, member: Member) -
 
 
 @login_required
-@require_GET
+@require_safe
 def stamp_card(request: HttpRequest, member_id: str | None = None) -> HttpResponse:
     campaign = _current_campaign()
     member = _get_member_for_user(request, member_id)
@@ -324,7 +352,7 @@ def stamp_card(request: HttpRequest, member_id: str | None = None) -> HttpRespon
 
 
 @login_required
-@require_GET
+@require_safe
 def stamp_card_fragment(request: HttpRequest) -> HttpResponse:
     """The card and the transactions alone, for the 更新 (refresh) button."""
     campaign = _current_campaign()
@@ -337,7 +365,7 @@ def stamp_card_fragment(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------- videos
 
 
-@require_GET
+@require_safe
 def videos(request: HttpRequest) -> HttpResponse:
     campaign = _current_campaign()
     member = _member_or_none(request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from campaign.models import Campaign
 from lottery import services
@@ -19,7 +19,7 @@ def _get_member_id_for_user(request: HttpRequest) -> str | None:
     return member.member_id if member is not None else None
 
 
-@require_GET
+@require_safe
 def lottery_page(request: HttpRequest) -> HttpResponse:
     try:
         campaign = Campaign.objects.current()
