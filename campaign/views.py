@@ -25,9 +25,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from campaign import clock
@@ -226,7 +225,7 @@ def entry(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------- stamp card
 
 
-_NOT_ENTERED_AFTER_WINDOW = _lazy("Not counted: you did not enter during the campaign period.")
+_NOT_ENTERED_AFTER_WINDOW = gettext_lazy("Not counted: you did not enter during the campaign period.")
 
 
 def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member) -> dict:

@@ -42,6 +42,7 @@ def test_after_the_cut_off_no_entry_offer_is_made_on_the_stamp_card(client, cloc
     assert "エントリーすると" not in text and "Entering now" not in text
     assert 'id="entry-offer"' not in _page(client, member, "/stamps/")
     assert "エントリー期間は終了しました" in text
+    assert "キャンペーン期間中にエントリーされていません" in text  # why the payments did not count
     assert 'action="/entry/"' not in _page(client, member, "/stamps/")
 
 
