@@ -7,52 +7,12 @@ widths into screenshots/ (git-ignored). Skips without Chromium, fails under CI=t
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from django.core.cache import cache
 
-from conftest import chromium_path, need
+from tests.conftest import VIEWPORTS, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_path()
-    need("Chromium", path is not None, "apt-get install chromium")
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
-    # test around it are safe (nothing runs concurrently with them in this thread).
-    # Set for these tests only: left behind, it would fail `check --deploy` (async.E001) in
-    # any later test of the same process.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as playwright:
-            launched = playwright.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
-            yield launched
-            launched.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
@@ -70,19 +30,12 @@ def site(in_campaign, live_server):
 
 
 def _sign_in(page, url: str) -> None:
-    """The member's session, as WESTER ID sign-in leaves it (that flow: test_site_wester_id.py)."""
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    client = Client()
-    client.force_login(get_user_model().objects.get(username="M5000001"))
-    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}])
+    sign_in(page, url, "M5000001")
     page.goto(f"{url}/stamps/")
 
 
 def _screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    screenshot(page, name)
 
 
 def test_a_member_signs_in_enters_watches_a_video_and_sees_the_stamp_after_refresh(browser, site):
