@@ -363,6 +363,9 @@ def stamp_card_fragment(request: HttpRequest) -> HttpResponse:
 
 # ---------------------------------------------------------------------------- videos
 
+# Videos with captions in static/videos/<code>.<ja|en>.vtt (the on-screen text; the videos are silent).
+_CAPTIONED_VIDEOS = {"video-1", "video-2"}
+
 
 @require_safe
 def videos(request: HttpRequest) -> HttpResponse:
@@ -372,7 +375,7 @@ def videos(request: HttpRequest) -> HttpResponse:
     if member is not None:
         watched = dict(VideoView.objects.filter(campaign=campaign, member=member).values_list("video_id", "watched_at"))
     items = [
-        {"video": video, "watched_at": watched.get(video.pk)}
+        {"video": video, "watched_at": watched.get(video.pk), "captions": video.code in _CAPTIONED_VIDEOS}
         for video in Video.objects.filter(campaign=campaign).order_by("order", "code")
     ]
     return render(

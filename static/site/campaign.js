@@ -30,6 +30,16 @@
     window.addEventListener("scroll", update, { passive: true });
   }
 
+  /* The sticky entry button shows once the hero's own entry button has scrolled out of view. */
+  function setupStickyEntry() {
+    var sticky = document.getElementById("sticky-entry");
+    var cta = document.querySelector(".hero .cta");
+    if (!sticky || !cta || !window.IntersectionObserver) return;
+    new IntersectionObserver(function (entries) {
+      sticky.hidden = entries[0].isIntersecting || entries[0].boundingClientRect.top > 0;
+    }).observe(cta);
+  }
+
   /* On a phone the course sections start folded (the first stays open), so the page is not one long wall. */
   function foldCourses() {
     if (!window.matchMedia || !window.matchMedia("(max-width: 40rem)").matches) return;
@@ -41,6 +51,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     setupCountdown();
     setupPageTop();
+    setupStickyEntry();
     foldCourses();
   });
 })();
