@@ -34,10 +34,10 @@
   function setupStickyEntry() {
     var sticky = document.getElementById("sticky-entry");
     var cta = document.querySelector(".hero .cta");
-    if (!sticky || !cta || !window.IntersectionObserver) return;
-    new IntersectionObserver(function (entries) {
-      sticky.hidden = entries[0].isIntersecting || entries[0].boundingClientRect.top > 0;
-    }).observe(cta);
+    if (!sticky || !cta) return;
+    function update() { sticky.hidden = cta.getBoundingClientRect().bottom > 0; }
+    update();
+    window.addEventListener("scroll", update, { passive: true });
   }
 
   /* On a phone the course sections start folded (the first stays open), so the page is not one long wall. */

@@ -116,3 +116,26 @@ def test_the_videos_have_a_text_alternative(browser, members):
         track = video.locator("track[srclang=ja]").get_attribute("src")
         assert page.request.get(f"{members}{track}").text().startswith("WEBVTT")
     context.close()
+
+
+def test_the_campaign_page_folds_on_a_phone_with_a_countdown_a_sticky_entry_and_a_page_top_link(browser, members):
+    context = browser.new_context(locale="ja-JP", viewport=VIEWPORTS["phone"])
+    page = context.new_page()
+    page.goto(f"{members}/")
+    assert page.evaluate("document.getElementById('course-casual').open") is True
+    assert page.evaluate("document.getElementById('course-mania').open") is False
+    # The countdown runs in the portal's clock (15 March 12:00): 16 days 12 hours to 1 April 00:00.
+    assert page.locator("#countdown .countdown-value").inner_text().startswith("16日 12時間")
+    assert not page.locator("#sticky-entry").is_visible() and not page.locator("#page-top").is_visible()
+    page.evaluate("window.scrollTo(0, 2500)")
+    page.wait_for_function(
+        "!document.getElementById('sticky-entry').hidden && !document.getElementById('page-top').hidden"
+    )
+    page.click("#page-top")
+    page.wait_for_function("window.scrollY < 50")
+    context.close()
+    desktop = browser.new_context(locale="ja-JP", viewport=VIEWPORTS["desktop"]).new_page()
+    desktop.goto(f"{members}/")
+    assert desktop.evaluate("document.getElementById('course-mania').open") is True
+    assert not desktop.locator("#sticky-entry").is_visible()
+    desktop.context.close()
