@@ -87,6 +87,7 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "campaign.wester_id.WesterIdBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("PORTAL_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("PORTAL_LOGIN_COOLOFF_MINUTES", 15))
@@ -138,6 +139,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Members sign in with WESTER ID, an OpenID Connect provider (campaign/wester_id.py, README "WESTER ID
+# sign-in"): endpoints come from the issuer's discovery document. No issuer: no WESTER ID button.
+WESTER_ID_ISSUER = env_str("WESTER_ID_ISSUER", "")
+WESTER_ID_MEMBER_ID_CLAIM = env_str("WESTER_ID_MEMBER_ID_CLAIM", "member_id")
+OIDC_RP_CLIENT_ID = env_str("WESTER_ID_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("WESTER_ID_CLIENT_SECRET", "")
+OIDC_RP_SIGN_ALGO = env_str("WESTER_ID_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("WESTER_ID_SCOPES", "openid")
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint for the provider's end of session on sign-out
+OIDC_TIMEOUT = 10
+OIDC_AUTHENTICATE_CLASS = "campaign.wester_id.WesterIdSignInView"
+OIDC_CALLBACK_CLASS = "campaign.wester_id.WesterIdCallbackView"
+OIDC_OP_LOGOUT_URL_METHOD = "campaign.wester_id.provider_logout_url"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?failed=1"
+# Where the site links お問い合わせ (contact) and the Wesmo! service site.
+PORTAL_CONTACT_URL = env_str("PORTAL_CONTACT_URL", "")  # unset: the FAQ's contact section
+PORTAL_SERVICE_URL = env_str("PORTAL_SERVICE_URL", "")  # the Wesmo! service site, linked when set
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "stamp-card"
 LOGOUT_REDIRECT_URL = "home"

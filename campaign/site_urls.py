@@ -1,15 +1,17 @@
 """The customer special site."""
 
-from django.contrib.auth.views import LogoutView
-from django.urls import path
+from django.urls import include, path
 
-from campaign import views
+from campaign import signin, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", views.MemberLoginView.as_view(), name="login"),
-    path("logout/", LogoutView.as_view(), name="logout"),
-    path("signup/", views.signup, name="signup"),
+    path("login/", signin.sign_in, name="login"),
+    path("login/demo/", signin.demo_sign_in, name="demo-sign-in"),
+    path("logout/", signin.sign_out, name="logout"),
+    # WESTER ID (OpenID Connect): /oidc/authenticate/ and /oidc/callback/, views from campaign.wester_id.
+    path("oidc/", include("mozilla_django_oidc.urls")),
+    path("faq/", views.faq, name="faq"),
     path("entry/", views.entry, name="entry"),
     path("stamps/", views.stamp_card, name="stamp-card"),
     path("stamps/card/", views.stamp_card_fragment, name="stamp-card-fragment"),

@@ -2,8 +2,8 @@
 
 Every member page finds its member through :func:`_get_member_for_user`, so a page can only
 show the signed-in member's own data; a URL naming another member's id answers 404.
-Sign-in is Django's (member ID as user name) behind :class:`MemberLoginView`, so a WESTER ID
-single sign-on can replace that one view and :func:`_get_member_for_user` later.
+Members sign in with WESTER ID (campaign/wester_id.py, campaign/signin.py); the user of a
+member is linked to it on the first sign-in.
 """
 
 from __future__ import annotations
@@ -14,26 +14,25 @@ import secrets
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView, redirect_to_login
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
-from django.db import IntegrityError, connection
+from django.db import connection
 from django.db.models import Prefetch
-from django.forms import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from campaign import clock
-from campaign.forms import MemberSignInForm, SignUpForm
 from campaign.models import Campaign, Entry, EntrySource, Member, PointType, VideoView
 from campaign.services import Refused, entry_create, video_view_record
+from lottery.services import lottery_public
 from missions.models import Course, Mission, Video
 from missions.services import progress_document, transactions_explained
 
@@ -124,8 +123,10 @@ def _campaign_maxima(missions: list[Mission], campaign: Campaign) -> dict:
 
 # ---------------------------------------------------------------------------- campaign pages
 
+_COURSE_ICONS = {"casual", "mania", "bonus"}  # static/site/course-<code>.svg
 
-@require_GET
+
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     campaign = Campaign.objects.filter(is_active=True).order_by("-starts_at").first()
     if campaign is None:
@@ -138,10 +139,13 @@ def home(request: HttpRequest) -> HttpResponse:
     )
     maxima = _campaign_maxima(missions, campaign)
     for course in courses:
+        course.icon = f"site/course-{course.code}.svg" if course.code in _COURSE_ICONS else None
         course.max_points = maxima["by_course"].get(course.pk, 0)
         course.has_lottery = any(m.counts_for_lottery for m in course.missions.all())
     member = _member_or_none(request)
     entered = bool(member and Entry.objects.filter(campaign=campaign, member=member).exists())
+    now = clock.now()
+    left = max(campaign.entry_ends_at - now, timedelta(0))
     return render(
         request,
         "site/home.html",
@@ -151,38 +155,24 @@ def home(request: HttpRequest) -> HttpResponse:
             "maxima": maxima,
             "mission_count": sum(1 for m in missions if m.kind != "completion"),
             "notes": [n.get(_language()) or n.get("ja", "") for n in campaign.notes if isinstance(n, dict)],
-            "window": _window_state(campaign, clock.now()),
+            "window": _window_state(campaign, now),
+            "now": now,
+            "left": {"days": left.days, "hours": left.seconds // 3600},
             "member": member,
             "entered": entered,
+            "lottery": lottery_public(campaign=campaign),
         },
     )
 
 
-# ---------------------------------------------------------------------------- sign-in, sign-up
+# ---------------------------------------------------------------------------- FAQ
 
 
-class MemberLoginView(LoginView):
-    """Sign-in with the member ID and password (django-axes counts the failures)."""
-
-    template_name = "registration/login.html"
-    form_class = MemberSignInForm
-    redirect_authenticated_user = True
-
-
-def signup(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return redirect("stamp-card")
-    form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = form.save()
-        except (IntegrityError, ValidationError):
-            form.add_error("member_id", _("This member ID already has a sign-in. Please sign in."))
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            messages.success(request, _("Welcome! You are signed in with member ID %(id)s.") % {"id": user.username})
-            return redirect("entry")
-    return render(request, "registration/signup.html", {"form": form})
+@require_safe
+def faq(request: HttpRequest) -> HttpResponse:
+    """The questions the announcement answers: entry, retroactivity, points, delays, cancellations, lottery."""
+    campaign = Campaign.objects.filter(is_active=True).order_by("-starts_at").first()
+    return render(request, "site/faq.html", {"campaign": campaign, "contact_url": settings.PORTAL_CONTACT_URL})
 
 
 # ---------------------------------------------------------------------------- entry
@@ -213,11 +203,20 @@ def entry(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "site/entry.html",
-        {"campaign": campaign, "member": member, "entry": current, "window": _window_state(campaign, clock.now())},
+        {
+            "campaign": campaign,
+            "member": member,
+            "entry": current,
+            "window": _window_state(campaign, clock.now()),
+            "lottery": lottery_public(campaign=campaign),
+        },
     )
 
 
 # ---------------------------------------------------------------------------- stamp card
+
+
+_NOT_ENTERED_AFTER_WINDOW = gettext_lazy("Not counted: you did not enter during the campaign period.")
 
 
 def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member) -> dict:
@@ -227,6 +226,8 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
     missions = {m.code: m for m in Mission.objects.filter(campaign=campaign).select_related("course")}
     courses = {m.course.code: m.course for m in missions.values()}
     entered = document.get("entered", False)
+    # "Cleared once you enter" is an offer: made only while entry is possible.
+    can_enter = not entered and _window_state(campaign, clock.now()) == "open"
     cards = []
     for course_doc in document.get("courses", []):
         stamps = []
@@ -242,7 +243,7 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
                     "cleared_at": parse_datetime(mission_doc["cleared_at"]) if mission_doc.get("cleared_at") else None,
                     "unit": _unit(mission),
                     # Not entered: the stamp this member would get by entering now (R2).
-                    "would_clear": not entered and target and progress >= target,
+                    "would_clear": can_enter and target and progress >= target,
                     "percent": min(100, round(100 * progress / target)) if target else 0,
                 }
             )
@@ -263,11 +264,15 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
                 if isinstance(row.get("occurred_at"), str)
                 else row.get("occurred_at"),
                 "missions": [missions[c] for c in row.get("counted_for", []) if c in missions],
-                "would_missions": [missions[c] for c in row.get("would_count_for", []) if c in missions],
+                "would_missions": [missions[c] for c in row.get("would_count_for", []) if c in missions]
+                if can_enter
+                else [],
                 "reasons": [
                     {
                         "code": reason.get("code", ""),
-                        "text": reason.get("text") or reason.get("message", ""),
+                        "text": _NOT_ENTERED_AFTER_WINDOW
+                        if reason.get("code") == "not_entered_yet" and not can_enter
+                        else reason.get("text") or reason.get("message", ""),
                         "missions": [missions[c] for c in reason.get("missions", []) if c in missions],
                     }
                     for reason in row.get("reasons", [])
@@ -275,7 +280,10 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
             }
         )
     scored_at = document.get("scored_at")
+    # For a member with nothing to show yet, the offer names the first mission instead of "0pt".
+    first_mission = next((s["mission"] for card in cards for s in card["stamps"] if s["mission"].reward_points), None)
     return {
+        "first_mission": first_mission,
         "campaign": campaign,
         "member": member,
         "document": document,
@@ -325,7 +333,7 @@ def _stamp_card_html(request: HttpRequest, campaign: Campaign, member: Member) -
 
 
 @login_required
-@require_GET
+@require_safe
 def stamp_card(request: HttpRequest, member_id: str | None = None) -> HttpResponse:
     campaign = _current_campaign()
     member = _get_member_for_user(request, member_id)
@@ -334,7 +342,7 @@ def stamp_card(request: HttpRequest, member_id: str | None = None) -> HttpRespon
 
 
 @login_required
-@require_GET
+@require_safe
 def stamp_card_fragment(request: HttpRequest) -> HttpResponse:
     """The card and the transactions alone, for the 更新 (refresh) button."""
     campaign = _current_campaign()
@@ -346,8 +354,11 @@ def stamp_card_fragment(request: HttpRequest) -> HttpResponse:
 
 # ---------------------------------------------------------------------------- videos
 
+# Videos with captions in static/videos/<code>.<ja|en>.vtt (the on-screen text; the videos are silent).
+_CAPTIONED_VIDEOS = {"video-1", "video-2"}
 
-@require_GET
+
+@require_safe
 def videos(request: HttpRequest) -> HttpResponse:
     campaign = _current_campaign()
     member = _member_or_none(request)
@@ -355,7 +366,7 @@ def videos(request: HttpRequest) -> HttpResponse:
     if member is not None:
         watched = dict(VideoView.objects.filter(campaign=campaign, member=member).values_list("video_id", "watched_at"))
     items = [
-        {"video": video, "watched_at": watched.get(video.pk)}
+        {"video": video, "watched_at": watched.get(video.pk), "captions": video.code in _CAPTIONED_VIDEOS}
         for video in Video.objects.filter(campaign=campaign).order_by("order", "code")
     ]
     return render(

@@ -6,5 +6,6 @@ from lottery import api, views
 
 urlpatterns = [
     path("lottery/", views.lottery_page, name="lottery-public"),
+    path("lottery/eligible.txt", views.eligible_list, name="lottery-eligible"),
     path("api/v1/lottery", api.LotteryApi.as_view(), name="api-lottery"),
 ]

@@ -39,9 +39,12 @@
         .then(function (html) {
           holder.innerHTML = html;
           guardForms(holder);
-          var now = new Date();
-          status.textContent = (document.documentElement.lang === "en" ? "Updated " : "更新しました ") +
-            now.toLocaleTimeString(document.documentElement.lang === "en" ? "en-GB" : "ja-JP", { timeZone: "Asia/Tokyo" });
+          /* One clock: the portal's. Say when the card was last scored, not the browser's time. */
+          var scored = holder.querySelector("#scored-at");
+          var when = scored ? scored.textContent.trim() : "";
+          status.textContent = document.documentElement.lang === "en"
+            ? "Updated. Last scored: " + when
+            : "更新しました。最終集計：" + when;
         })
         .catch(function () {
           status.textContent = document.documentElement.lang === "en" ? "Could not refresh. Please try again." : "更新できませんでした。もう一度お試しください。";
@@ -113,7 +116,14 @@
     });
     video.addEventListener("ended", function () {
       var duration = video.duration || parseFloat(card.dataset.duration) || 0;
-      if (duration && played >= share * duration && token) finish();
+      if (duration && played >= share * duration && token) { finish(); return; }
+      if (sent || card.dataset.watched === "true") return;
+      /* Skipped ahead: say why it did not count and how to make it count. */
+      var seconds = Math.round(played), needed = Math.ceil(share * duration);
+      say(document.documentElement.lang === "en"
+        ? "Not counted: only " + seconds + " of the " + needed + " seconds needed were played (skipping ahead does not count). Play the video again from the start to the end."
+        : "カウントされませんでした：再生されたのは必要な" + needed + "秒のうち" + seconds + "秒です（早送り・スキップは数えません）。最初から最後まで再生し直してください。", "error");
+      played = 0;
     });
   }
 

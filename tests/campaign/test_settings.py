@@ -109,7 +109,10 @@ def test_check_deploy_passes_with_production_values():
         "PORTAL_HTTPS": "1",
     }
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "PORTAL_NOW")}
-    base.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # a test harness setting, never a deployment's
+    base.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    base.pop(
+        "DJANGO_SETTINGS_MODULE", None
+    )  # the portal's own settings, not the tests' (tests/settings.py)  # a test harness setting, never a deployment's
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
@@ -122,7 +125,11 @@ def test_check_deploy_passes_with_production_values():
 
 
 def test_without_a_secret_key_check_deploy_warns():
-    base = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")
+    }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,

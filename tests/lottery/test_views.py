@@ -54,5 +54,52 @@ def test_a_signed_in_member_sees_their_own_result(client, after_cutoff, alice):
     Member.objects.filter(member_id=winner).update(user=user)
     client.force_login(user)
     html = client.get("/lottery/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "You won!" in html and winner in html
+    assert "You won the lottery" in html and winner in html
     assert len(ids) == 80
+
+
+def test_the_frozen_eligible_list_is_published_only_after_the_draw(client, after_cutoff, alice):
+    eligible_members(after_cutoff, 5)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    assert client.get("/lottery/eligible.txt").status_code == 404
+    services.draw_perform(draw=draw, user=alice)
+    response = client.get("/lottery/eligible.txt")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    assert hashlib.sha256(response.content).hexdigest() == draw.eligible_hash
+
+
+def test_the_page_publishes_what_the_browser_check_compares(client, after_cutoff, alice):
+    import json
+    import re
+    from html import unescape
+
+    eligible_members(after_cutoff, 80)
+    draw = services.draw_perform(draw=services.draw_commit(campaign=after_cutoff, user=alice), user=alice)
+    html = client.get("/lottery/").content.decode()
+    data = json.loads(unescape(re.search(r'data-lottery="([^"]*)"', html).group(1)))
+    assert data["seed"] == draw.seed and data["seed_hash"] == draw.seed_hash
+    assert data["eligible_hash"] == draw.eligible_hash and data["eligible_url"] == "/lottery/eligible.txt"
+    assert [w["rank"] for w in data["winners"]] == list(range(1, 78))
+    assert data["winners"][-1]["digest"] == draw.cutoff_digest
+    assert 'src="/static/site/lottery-verify.js"' in html and "<script>" not in html
+
+
+def test_before_the_draw_the_page_offers_no_browser_check(client, after_cutoff, alice):
+    eligible_members(after_cutoff, 5)
+    services.draw_commit(campaign=after_cutoff, user=alice)
+    assert 'id="verify"' not in client.get("/lottery/").content.decode()
+
+
+def test_a_winner_sees_a_winner_card_saying_when_the_points_arrive(client, after_cutoff, alice, bob):
+    ids = eligible_members(after_cutoff, 10)
+    draw = services.draw_perform(draw=services.draw_commit(campaign=after_cutoff, user=alice), user=alice)
+    winner = services.current_winners(draw=draw).first().member_id
+    user = UserFactory(username=winner)
+    Member.objects.filter(member_id=winner).update(user=user)
+    client.force_login(user)
+    card = client.get("/lottery/").content.decode().split('id="winner-card"')[1].split("</div>")[0]
+    assert "おめでとうございます" in card and "5,000pt" in card
+    assert "別の抽選担当者が抽選結果を確定した時点で付与" in card
+    services.draw_confirm(draw=draw, user=bob)
+    card = client.get("/lottery/").content.decode().split('id="winner-card"')[1].split("</div>")[0]
+    assert "4月15日(水) 10:00に確定" in card and len(ids) == 10

@@ -114,7 +114,7 @@ class Command(BaseCommand):
             if member.user_id != user.pk:
                 member.user = user
                 member.save(update_fields=["user"])
-            lines.append(f"/login/  {member_id} / {MEMBER_PASSWORD}")
+            lines.append(f"/login/  demo sign-in: {member_id}")
         return lines
 
     def _entries(self, campaign: Campaign) -> None:
