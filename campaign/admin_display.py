@@ -91,8 +91,8 @@ def ledger_reward_text(line) -> str:
     else:
         what = line.mission.title + (f" #{line.unit}" if line.unit != 1 else "")
     if line.kind == "reversal":
-        return gettext("「%(what)s」 withdrawn") % {"what": what}
-    return gettext("「%(what)s」 cleared") % {"what": what}
+        return gettext('"%(what)s" withdrawn') % {"what": what}
+    return gettext('"%(what)s" cleared') % {"what": what}
 
 
 def jst_text(value) -> str:

@@ -25,6 +25,7 @@ from campaign.models import Campaign, RecordSource
 from campaign.observability import counter_add, log_member_bind
 from campaign.services import Refused, entry_create, video_view_record
 from campaign.throttling import WindowScopedRateThrottle
+from missions.kinds import KIND_CHOICES
 
 
 class PayloadTooLarge(APIException):
@@ -255,10 +256,9 @@ class Span(serializers.Serializer):
 
 @extend_schema_serializer(component_name="MissionRule")
 class CampaignRuleOutput(serializers.Serializer):
-    kind = serializers.CharField(help_text="What the mission counts (charges, payments, videos, missions…).")
+    kind = serializers.ChoiceField(choices=KIND_CHOICES, help_text="The kind of mission (missions/kinds.py).")
     min_amount = serializers.IntegerField(help_text="Least eligible amount in yen that counts; 0: any.")
-    target_count = serializers.IntegerField()
-    distinct_days = serializers.BooleanField(help_text="Counts JST calendar days rather than records.")
+    target_count = serializers.IntegerField(help_text="What the kind counts to: records, days, shops, yen, videos.")
     window_start = serializers.CharField(allow_null=True, help_text="HH:MM:SS, JST, inclusive; null: all day.")
     window_end = serializers.CharField(allow_null=True, help_text="HH:MM:SS, JST, exclusive.")
     weekdays = serializers.ListField(

@@ -173,8 +173,13 @@ def _eligible_per_day(campaign: Campaign) -> dict[date, int]:
     needed = lottery.count()
     if not needed:
         return {}
+    # Only the members whose card says eligible now (a few per cent): not a GROUP BY over every stamp.
+    eligible_now = Exists(
+        StampCard.objects.filter(campaign=campaign, member_id=OuterRef("member_id"), lottery_eligible=True)
+    )
     rows = (
         Stamp.objects.filter(campaign=campaign, cleared=True, mission__in=lottery)
+        .filter(eligible_now)
         .filter(_entered(campaign))
         .values("member_id")
         .annotate(n=Count("id"), last=Max("cleared_at"))

@@ -288,6 +288,8 @@ def _points_budget(figures: DashboardFigures) -> Chart:
 def forecast_note(figures: DashboardFigures) -> str:
     forecast = figures.forecast
     if forecast is None:
+        if figures.forecast_from is not None and figures.forecast_from >= figures.period_end:
+            return gettext("The period is over: these are the points of the whole period, nothing is forecast.")
         return gettext("No forecast yet: it needs three complete days of the period still ahead.")
     text = gettext(
         "Model: random walk with drift over the last %(days)s complete days (%(mean)s points a day on average, "

@@ -252,14 +252,18 @@ def _load_requirements(report: LoadReport, loaded: dict[str, Mission], raw: dict
     if is_new:  # a new mission's requirements are part of its creation
         mission.requires.set([loaded[code] for code in wanted])
         return
-    report.changes.append(FieldChange(f"mission {mission.code}", "requires", sorted(current), sorted(wanted)))
+    row = f"mission {mission.code}"
+    counted = any(change.row == row for change in report.changes)  # its fields differ too: one row, counted once
+    report.changes.append(FieldChange(row, "requires", sorted(current), sorted(wanted)))
     if not report.update:
-        report.count("kept", Mission)
+        if not counted:
+            report.count("kept", Mission)
         return
     mission._history_user = report.user
     mission._change_reason = CHANGE_REASON
     mission.requires.set([loaded[code] for code in wanted])
-    report.count("updated", Mission)
+    if not counted:
+        report.count("updated", Mission)
 
 
 def _load_videos(report: LoadReport, campaign: Campaign, videos: list[dict]) -> None:

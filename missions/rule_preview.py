@@ -10,10 +10,12 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass
+from itertools import zip_longest
 
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext
 
-from campaign.models import Campaign
+from campaign.models import Campaign, Entry
 from missions.models import Mission, Stamp, StampCard
 from missions.services import members_score
 
@@ -49,6 +51,18 @@ def _find(text: str, value: int) -> re.Match | None:
     return None
 
 
+def _excerpt(text: str, match: re.Match, around: int = 12) -> str:
+    """The words around the number, not cut inside a word (「期間中 10 日間」, "on 10 different days")."""
+    start, end = max(match.start() - around, 0), min(match.end() + around, len(text))
+    if start > 0 and text[start - 1].isascii() and text[start - 1].isalnum() and " " in text[start : match.start()]:
+        start = text.index(" ", start) + 1
+    if end < len(text) and text[end].isascii() and text[end].isalnum() and " " in text[match.end() : end]:
+        end = text.rindex(" ", match.end(), end)
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(text) else ""
+    return f"{prefix}{text[start:end].strip()}{suffix}"
+
+
 def text_contradictions(*, before: Mission, after: Mission, changed: list[str]) -> list[str]:
     """Warnings for texts that still name a number the change replaces (title 「10日間」, target now 6)."""
     warnings = []
@@ -62,7 +76,7 @@ def text_contradictions(*, before: Mission, after: Mission, changed: list[str]) 
             match = _find(text, old)
             if match is None or _find(text, new) is not None:
                 continue
-            excerpt = text[max(match.start() - 10, 0) : match.end() + 10].strip()
+            excerpt = _excerpt(text, match)
             warnings.append(
                 gettext("The %(text)s says 「%(excerpt)s」, but %(field)s becomes %(new)s: change the text too?")
                 % {
@@ -81,11 +95,14 @@ def affected_members_sample(*, campaign: Campaign, edited: Mission, limit: int =
     Candidates are the members closest to the mission (its stamps, most progress first), then
     other entered members; each is dry-run alone, within a time budget.
     """
-    near = list(
-        Stamp.objects.filter(campaign=campaign, mission_id=edited.pk)
-        .order_by("-progress", "member_id")
-        .values_list("member_id", flat=True)[:CANDIDATES]
-    )
+    entered = Exists(Entry.objects.filter(campaign=campaign, member_id=OuterRef("member_id")))
+    stamps = Stamp.objects.filter(entered, campaign=campaign, mission_id=edited.pk)
+    half = CANDIDATES // 2
+    # The stamps most likely to flip: not cleared yet with the most progress (a lowered target clears
+    # them), and cleared with the least (a raised one withdraws them); entered members only, whose points move.
+    closest = stamps.filter(cleared=False).order_by("-progress", "member_id").values_list("member_id", flat=True)
+    barely = stamps.filter(cleared=True).order_by("progress", "member_id").values_list("member_id", flat=True)
+    near = [m for pair in zip_longest(closest[:half], barely[:half]) for m in pair if m is not None]
     others = (
         StampCard.objects.filter(campaign=campaign, entered=True)
         .exclude(member_id__in=near)
@@ -102,4 +119,4 @@ def affected_members_sample(*, campaign: Campaign, edited: Mission, limit: int =
             found.append(
                 MemberEffect(member_id, result.stamps_changed, result.awards, result.reversals, result.points_delta)
             )
-    return found
+    return sorted(found, key=lambda effect: (effect.points_delta == 0, effect.member_id))

@@ -1,8 +1,9 @@
 """The back office in a real browser, as each staff role uses it; refreshes docs/screenshots/admin/.
 
 Marketing reads the dashboard (Chart.js draws every chart; 表で見る opens the table), checks the
-merchant list at 1280 px and previews a rule change; operations open a member; a lottery
-officer draws with the draw number typed. Skips without Chromium, fails under CI=true.
+merchant list at 1280 px and previews a rule change; operations open a member; two lottery
+officers draw, confirm and handle a forfeit, each step with the draw number or member ID typed.
+Skips without Chromium, fails under CI=true.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from campaign.roles import LOTTERY, MARKETING, OPERATIONS, staff_roles_sync
-from lottery.models import Draw, DrawStatus
-from lottery.services import draw_commit
+from lottery.models import Draw, DrawStatus, Forfeit
+from lottery.services import current_winners, draw_commit
 from missions.models import Mission
 from tests.campaign.factories import UserFactory
 from tests.campaign.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
@@ -126,10 +127,17 @@ def draw_removed_afterwards(running):
 
 
 @pytest.mark.usefixtures("draw_removed_afterwards")
-def test_a_lottery_officer_draws_after_typing_the_draw_number(browser, running, campaign, clock):  # noqa: F811
+def test_two_lottery_officers_draw_confirm_and_handle_a_forfeit_typing_the_ids(
+    browser,  # noqa: F811
+    running,
+    campaign,
+    clock,
+):
     clock("2026-04-15T10:00:00+09:00")
     eligible_members(campaign, 120, prefix="L")
     officer = _staff(LOTTERY)
+    second = UserFactory(username="lottery-second", is_staff=True)
+    second.groups.add(Group.objects.get(name=LOTTERY))
     draw = draw_commit(campaign=campaign, user=officer)
     context, page = _sign_in(browser, running, officer)
     page.goto(f"{running}/admin/lottery/draw/{draw.pk}/change/")
@@ -143,4 +151,41 @@ def test_a_lottery_officer_draws_after_typing_the_draw_number(browser, running, 
     page.wait_for_selector("#lottery-winners")
     assert Draw.objects.get().status == DrawStatus.DRAWN
     _shot(page, "lottery-drawn")
+    context.close()
+
+    # The second officer confirms: the page says how many points go out before they do.
+    context, page = _sign_in(browser, running, second)
+    page.goto(f"{running}/admin/lottery/draw/{draw.pk}/change/")
+    page.click("input[name=confirm]")
+    page.wait_for_selector("#consequences")
+    assert "385,000" in page.locator("#consequences").inner_text()
+    _shot(page, "lottery-confirm-confirmation")
+    page.fill("#id_confirm_id", str(draw.pk))
+    page.click(".submit-row input[type=submit]")
+    page.wait_for_selector("#lottery-winners")
+    assert Draw.objects.get().status == DrawStatus.CONFIRMED
+
+    # A winner forfeits: the member ID is typed again before it is recorded.
+    winner = current_winners(draw=draw).first().member_id
+    page.fill("#id_member_id", winner)
+    page.fill("#id_reason", "連絡がつかないため")
+    page.click("input[name=forfeit]")
+    page.wait_for_selector("#consequences")
+    _shot(page, "lottery-forfeit-confirmation")
+    page.fill("#id_confirm_id", winner)
+    page.click(".submit-row input[type=submit]")
+    page.wait_for_selector("input[name=confirm_forfeit]")
+    assert Forfeit.objects.get().member_id == winner
+    context.close()
+
+    # The first officer confirms the forfeit the second recorded.
+    context, page = _sign_in(browser, running, officer)
+    page.goto(f"{running}/admin/lottery/draw/{draw.pk}/change/")
+    page.click("input[name=confirm_forfeit]")
+    page.wait_for_selector("#consequences")
+    page.fill("#id_confirm_id", winner)
+    page.click(".submit-row input[type=submit]")
+    page.wait_for_selector("#lottery-forfeits")
+    assert Forfeit.objects.get().status == "confirmed"
+    _shot(page, "lottery-forfeit-confirmed")
     context.close()

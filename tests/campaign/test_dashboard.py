@@ -140,6 +140,14 @@ def test_the_points_chart_shows_the_forecast_to_the_last_day_and_the_budget(cloc
     assert "ランダムウォーク" in budget.note and "80%" in budget.note
 
 
+def test_after_the_period_nothing_is_forecast_and_the_page_says_why(clock, known):
+    clock("2026-04-15T10:00:00+09:00")
+    figures = dashboard_figures(campaign=known)
+    assert figures.days[-1] == date(2026, 3, 31) and figures.forecast is None
+    budget = chart(dashboard_charts(campaign=known, figures=figures), "points-budget")
+    assert "期間は終了しました" in budget.note
+
+
 def test_dashboard_page_draws_every_chart_from_json_with_its_table_and_csv(client, known):
     from django.contrib.auth.models import Group
 

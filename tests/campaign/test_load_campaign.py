@@ -204,8 +204,11 @@ def test_a_dry_run_prints_the_changes_and_saves_nothing(tmp_path):
 def test_a_changed_requirement_is_kept_unless_update(tmp_path):
     load()
     Mission.objects.get(code="casual-complete").requires.set(Mission.objects.filter(code="casual-1"))
+    Mission.objects.filter(code="casual-complete").update(reward_points=600)
     out = load()
     assert "mission casual-complete requires: ['casual-1'] → ['casual-1', 'casual-2']" in out
+    assert "mission casual-complete reward_points: 600 → 500" in out
+    assert "kept as edited: mission 1 " in out  # one row, however many of its fields differ
     assert set(Mission.objects.get(code="casual-complete").requires.values_list("code", flat=True)) == {"casual-1"}
     load(None, "--update")
     assert set(Mission.objects.get(code="casual-complete").requires.values_list("code", flat=True)) == {

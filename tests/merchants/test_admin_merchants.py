@@ -127,6 +127,14 @@ def test_an_unknown_district_is_named_in_japanese_in_the_preview(admin_client, d
     assert "matching query does not exist" not in page
 
 
+def test_the_import_result_is_reported_in_japanese(admin_client, districts):
+    upload = csv_upload(HEADER + "KOBE-01,A,,,motomachi,1,1,1,1\n")
+    _preview, confirmed = import_file(admin_client, upload)
+    page = admin_client.get(confirmed.url).content.decode()
+    assert "インポート完了: 新規 1 件、更新 0 件、削除 0 件、スキップ 0 件（加盟店）。" in page
+    assert "Import finished" not in page
+
+
 def test_the_export_page_names_the_columns_in_japanese(admin_client, districts):
     page = admin_client.get(reverse(EXPORT_URL)).content.decode()
     assert "次の列をエクスポートします" in page and "すべて選択" in page
