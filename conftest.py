@@ -49,13 +49,15 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _plain_http(settings):
+def pytest_configure(config):
     """The test client and the live server speak plain http: no redirect to https, no secure-only cookies.
 
-    With DJANGO_DEBUG off the settings turn HTTPS on (a production default); tests of those
+    With DJANGO_DEBUG off the settings turn HTTPS on (a production default). Set for the whole
+    session, before the live server (session-scoped) loads its middleware; tests of the HTTPS
     settings read them in a fresh process (tests/campaign/test_security.py).
     """
+    from django.conf import settings
+
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False

@@ -113,7 +113,8 @@ def test_a_member_signs_in_enters_watches_a_video_and_sees_the_stamp_after_refre
         await new Promise(ok => v.addEventListener('loadedmetadata', ok, {once: true}));
         await v.play(); v.currentTime = v.duration - 0.3; }"""
     )
-    videos.wait_for_function("document.querySelector('#player-video-2').ended", timeout=5000)
+    # Functions, not expressions: Playwright evaluates an expression with eval, which the CSP forbids.
+    videos.wait_for_function("() => document.querySelector('#player-video-2').ended", timeout=5000)
     # Playing to the end does.
     videos.evaluate("() => { const v = document.querySelector('#player-video-1'); v.muted = true; return v.play(); }")
     videos.wait_for_selector("#status-video-1.done", timeout=20000)
@@ -121,7 +122,9 @@ def test_a_member_signs_in_enters_watches_a_video_and_sees_the_stamp_after_refre
     assert not videos.locator("#status-video-2").inner_text().strip()
 
     card.click("#refresh")
-    card.wait_for_function("document.querySelector('#stamp-mania-1 .seal').textContent.includes('1/2')", timeout=5000)
+    card.wait_for_function(
+        "() => document.querySelector('#stamp-mania-1 .seal').textContent.includes('1/2')", timeout=5000
+    )
     assert card.evaluate("window.notReloaded") is True
     assert card.locator("#points-limited").inner_text() == "500pt"  # casual-1, mania-7, one video
 
