@@ -237,8 +237,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # The browser features no page of the portal uses (campaign.middleware.PermissionsPolicyMiddleware).
 PORTAL_PERMISSIONS_POLICY = (
-    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
-    "payment=(), usb=(), interest-cohort=()"
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
 )
 # Content-Security-Policy (django-csp): every script and style from the portal itself, no inline
 # script. Inline styles stay allowed: templates set widths (a stamp's meter) and the API docs'
