@@ -49,21 +49,19 @@ def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _plain_http():
+def pytest_configure(config):
     """The test client and the live server speak plain http: no redirect to https, no secure-only cookies.
 
-    With DJANGO_DEBUG off the settings turn HTTPS on (a production default); tests of those
-    settings read them in a fresh process (tests/campaign/test_security.py). Session-wide, so the
-    live server's middleware, built once, is built without the redirect.
+    With DJANGO_DEBUG off the settings turn HTTPS on (a production default). Set for the whole
+    session, before the live server (session-scoped) loads its middleware; tests of the HTTPS
+    settings read them in a fresh process (tests/campaign/test_security.py).
     """
-    from django.test import override_settings
+    from django.conf import settings
 
-    plain = override_settings(
-        SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False, SECURE_HSTS_SECONDS=0
-    )
-    with plain:
-        yield
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.SECURE_HSTS_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

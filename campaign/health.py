@@ -24,7 +24,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from campaign.metrics import scoring_lag
 
 log = logging.getLogger("campaign.health")
-HEALTH_PATHS = {"/healthz", "/readyz"}
 
 
 def _database() -> None:

@@ -12,12 +12,15 @@ from sentry_sdk.integrations.django import DjangoIntegration
 
 
 def sentry_init(*, dsn: str, environment: str, **options) -> None:
-    """Report unhandled errors of requests and Celery tasks; no personal data (no ids, bodies, cookies)."""
+    """Report unhandled errors of requests and Celery tasks.
+
+    sentry-sdk's default collects no personal data (no user, cookies, bodies or auth headers); the
+    option that said so explicitly (send_default_pii) is deprecated, so the default is relied on.
+    """
     sentry_sdk.init(
         dsn=dsn,
         environment=environment,
         integrations=[DjangoIntegration(), CeleryIntegration()],
-        send_default_pii=False,
         traces_sample_rate=0.0,
         **options,
     )

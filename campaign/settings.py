@@ -256,12 +256,12 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # The browser features no page of the portal uses (campaign.middleware.PermissionsPolicyMiddleware).
 PORTAL_PERMISSIONS_POLICY = (
-    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
-    "payment=(), usb=(), interest-cohort=()"
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
 )
 # Content-Security-Policy (django-csp): every script and style from the portal itself, no inline
 # script. Inline styles stay allowed: templates set widths (a stamp's meter) and the API docs'
-# ReDoc injects its styles; a style cannot run code. ReDoc's search runs in a blob: worker.
+# ReDoc injects its styles; a style cannot run code. ReDoc's search runs in a blob: worker; a
+# video may be played from a blob: its page made (the browser test seeks in one).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -269,7 +269,7 @@ CONTENT_SECURITY_POLICY = {
         "style-src": [SELF, "'unsafe-inline'"],
         "img-src": [SELF, "data:"],
         "font-src": [SELF, "data:"],
-        "media-src": [SELF],
+        "media-src": [SELF, "blob:"],
         "connect-src": [SELF],
         "worker-src": [SELF, "blob:"],
         "object-src": [NONE],

@@ -68,7 +68,7 @@ def running(clock, campaign, live_server):
 def test_marketing_reads_the_dashboard_and_checks_the_merchants_and_a_rule_change(browser, running):  # noqa: F811
     context, page = _sign_in(browser, running, _staff(MARKETING))
     page.goto(f"{running}/admin/campaign/campaign/dashboard/")
-    page.wait_for_function("document.querySelectorAll('canvas[data-drawn=\"1\"]').length === 8", timeout=15000)
+    page.wait_for_function("() => document.querySelectorAll('canvas[data-drawn=\"1\"]').length === 8", timeout=15000)
     assert "時点の集計" in page.locator(".computed-at").inner_text()
     _shot(page, "marketing-dashboard")
     entries = page.locator("#chart-entries details")

@@ -86,7 +86,7 @@ def test_the_refresh_button_announces_its_result_and_every_control_shows_focus(b
     status = page.locator("#refresh-status")
     assert status.get_attribute("aria-live") == "polite" and status.get_attribute("role") == "status"
     page.click("#refresh")
-    page.wait_for_function("document.getElementById('refresh-status').textContent.includes('最終集計')")
+    page.wait_for_function("() => document.getElementById('refresh-status').textContent.includes('最終集計')")
     # Keyboard: Tab reaches the controls, and each shows a visible focus outline.
     unstyled, reached = [], set()
     for _step in range(40):
@@ -132,7 +132,7 @@ def test_the_campaign_page_folds_on_a_phone_with_a_countdown_a_sticky_entry_and_
         "!document.getElementById('sticky-entry').hidden && !document.getElementById('page-top').hidden"
     )
     page.click("#page-top")
-    page.wait_for_function("window.scrollY < 50")
+    page.wait_for_function("() => window.scrollY < 50")
     context.close()
     desktop = browser.new_context(locale="ja-JP", viewport=VIEWPORTS["desktop"]).new_page()
     desktop.goto(f"{members}/")
