@@ -244,7 +244,6 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
                     "unit": _unit(mission),
                     # Not entered: the stamp this member would get by entering now (R2).
                     "would_clear": can_enter and target and progress >= target,
-                    "percent": min(100, round(100 * progress / target)) if target else 0,
                 }
             )
         cards.append(

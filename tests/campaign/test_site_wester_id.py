@@ -67,6 +67,10 @@ class Browser:
 
 @pytest.fixture
 def wester_id(live_server, settings):
+    return provider_configure(live_server, settings)
+
+
+def provider_configure(live_server, settings) -> dict:
     """The provider on 127.0.0.1, the portal on localhost, the portal registered as a client."""
     from oauth2_provider.models import Application
 
