@@ -23,7 +23,6 @@ from lottery.models import Draw, DrawStatus, Forfeit
 from lottery.services import current_winners, draw_commit
 from missions.models import Mission
 from tests.campaign.factories import UserFactory
-from tests.campaign.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
 from tests.lottery.factories import eligible_members
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -44,7 +43,7 @@ def _staff(role: str):
     return user
 
 
-def _sign_in(browser, url: str, user):  # noqa: F811
+def _sign_in(browser, url: str, user):
     context = browser.new_context(locale="ja-JP", viewport=DESKTOP)
     page = context.new_page()
     page.goto(f"{url}/admin/login/")
@@ -65,7 +64,7 @@ def running(clock, campaign, live_server):
     return live_server.url
 
 
-def test_marketing_reads_the_dashboard_and_checks_the_merchants_and_a_rule_change(browser, running):  # noqa: F811
+def test_marketing_reads_the_dashboard_and_checks_the_merchants_and_a_rule_change(browser, running):
     context, page = _sign_in(browser, running, _staff(MARKETING))
     page.goto(f"{running}/admin/campaign/campaign/dashboard/")
     page.wait_for_function("() => document.querySelectorAll('canvas[data-drawn=\"1\"]').length === 8", timeout=15000)
@@ -97,7 +96,7 @@ def test_marketing_reads_the_dashboard_and_checks_the_merchants_and_a_rule_chang
     context.close()
 
 
-def test_operations_open_a_member_in_japanese(browser, running):  # noqa: F811
+def test_operations_open_a_member_in_japanese(browser, running):
     context, page = _sign_in(browser, running, _staff(OPERATIONS))
     page.goto(f"{running}/admin/campaign/member/M0000001/change/")
     card = page.locator("#stamp-card").inner_text()
@@ -128,7 +127,7 @@ def draw_removed_afterwards(running):
 
 @pytest.mark.usefixtures("draw_removed_afterwards")
 def test_two_lottery_officers_draw_confirm_and_handle_a_forfeit_typing_the_ids(
-    browser,  # noqa: F811
+    browser,
     running,
     campaign,
     clock,

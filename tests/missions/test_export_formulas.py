@@ -74,8 +74,8 @@ def test_the_lottery_winners_file_escapes_a_forfeit_reason_typed_as_a_formula(cl
 def test_the_dashboard_csv_escapes_a_label_that_starts_like_a_formula(admin_client, campaign):
     from missions.models import Mission
 
-    # A mission code is a slug, which may start with "-"; the dashboard labels its clears by code.
-    Mission.objects.filter(campaign=campaign, code="casual-1").update(code="-1+1")
+    # Marketing writes the mission titles the dashboard labels its clears with.
+    Mission.objects.filter(campaign=campaign, code="casual-1").update(title_ja="-1+1")
     body = admin_client.get("/admin/campaign/campaign/dashboard/figures.csv?refresh=1").content.decode("utf-8-sig")
     cells = {cell for row in _rows(body.encode()) for cell in row}
     assert "'-1+1" in cells and "-1+1" not in cells
