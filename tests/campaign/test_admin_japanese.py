@@ -136,10 +136,8 @@ def visible_text(html: str) -> str:
     return " ".join(" ".join(parser.parts).split())
 
 
-OBJECT_PARAMETERS = {"object_id", "pk", "draw_id"}
-TEST_ONLY_APPS = {
-    "oauth2_provider"
-}  # the OIDC provider the sign-in tests run (tests/settings.py), not the portal's  # a custom page of one object (not a chart's CSV)
+OBJECT_PARAMETERS = {"object_id", "pk", "draw_id"}  # a custom page of one object (not a chart's CSV)
+TEST_ONLY_APPS = {"oauth2_provider"}  # the OIDC provider of the sign-in tests (tests/settings.py)
 
 
 def admin_pages(user) -> list[str]:
