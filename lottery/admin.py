@@ -22,7 +22,7 @@ from campaign.admin_display import GroupedNumbers
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from campaign.services import Refused
-from lottery import services
+from lottery import services, verification
 from lottery.confirmations import (
     CONFIRM_FIELD,
     StepConfirmation,
@@ -128,7 +128,7 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
             "pending_forfeit": draw.forfeits.filter(status=ForfeitStatus.PENDING).first(),
             "forfeit_form": ForfeitForm(),
             # Recomputing reads every stamp of the campaign: only when asked for.
-            "verification": services.draw_verify(draw=draw) if request.GET.get("verify") else None,
+            "verification": verification.draw_verify(draw=draw) if request.GET.get("verify") else None,
         }
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
@@ -253,7 +253,7 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
             return HttpResponseRedirect(self._change_url(draw_id))
         encoding = request.GET.get("encoding", "utf-8")
         try:
-            body = services.winners_export(draw=draw, encoding=encoding)
+            body = verification.winners_export(draw=draw, encoding=encoding)
         except Refused as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(self._change_url(draw_id))
@@ -267,7 +267,7 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
     def eligible_view(self, request: HttpRequest, draw_id: int) -> HttpResponse:
         _officer_required(request)
         draw = get_object_or_404(Draw, pk=draw_id)
-        response = HttpResponse(services.eligible_list_export(draw=draw), content_type="text/plain; charset=utf-8")
+        response = HttpResponse(verification.eligible_list_export(draw=draw), content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="lottery-draw-{draw.pk}-eligible.txt"'
         staff_action_record(user=request.user, obj=draw, message=gettext("Downloaded the frozen eligible list"))
         return response

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from campaign.models import Campaign
-from lottery import services
+from lottery import services, verification
 from lottery.models import ForfeitStatus
 
 
@@ -39,7 +39,7 @@ def eligible_list(request: HttpRequest) -> HttpResponse:
     draw = services.draw_for_campaign(campaign=_campaign())
     if draw is None or not draw.is_drawn:
         raise Http404
-    response = HttpResponse(services.eligible_list_export(draw=draw), content_type="text/plain; charset=utf-8")
+    response = HttpResponse(verification.eligible_list_export(draw=draw), content_type="text/plain; charset=utf-8")
     response["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -72,7 +72,7 @@ def lottery_page(request: HttpRequest) -> HttpResponse:
         mine = {
             "member_id": member_id,
             "status": services.member_lottery_status(campaign=campaign, member_id=member_id, eligible=False),
-            "digest": services.member_digest(seed=bytes.fromhex(draw.seed), member_id=member_id)
+            "digest": verification.member_digest(seed=bytes.fromhex(draw.seed), member_id=member_id)
             if draw is not None and draw.is_drawn
             else None,
         }
@@ -92,8 +92,8 @@ def lottery_page(request: HttpRequest) -> HttpResponse:
             "forfeits": [
                 {
                     "number": f.number,
-                    "member": services.member_id_mask(f.member_id),
-                    "replacement": services.member_id_mask(f.replacement_member_id),
+                    "member": verification.member_id_mask(f.member_id),
+                    "replacement": verification.member_id_mask(f.replacement_member_id),
                     "confirmed_at": f.confirmed_at,
                 }
                 for f in draw.forfeits.filter(status=ForfeitStatus.CONFIRMED)

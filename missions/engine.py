@@ -23,10 +23,9 @@ from django.db import IntegrityError, connection, transaction
 from campaign import clock
 from campaign.models import Campaign, Entry
 from missions.evaluate import outcomes_insert
-from missions.models import LedgerKind, LedgerLine, ScoringDue, Stamp, StampCard
+from missions.models import LOTTERY_REWARD, LedgerKind, LedgerLine, ScoringDue, Stamp, StampCard
 from missions.rules import Rule
 
-LOTTERY_REWARD = "lottery"
 BULK_CHUNK = 1000  # members: more in a chunk are scored without writing their cards first
 TEMPORARY = ("_members", "_entered", "_rule", "_out", "_unit", "_stamp_new", "_line_new")
 

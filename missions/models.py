@@ -256,6 +256,9 @@ class Stamp(models.Model):
         return f"{self.member_id} {self.mission_id} {self.progress}/{self.target}"
 
 
+LOTTERY_REWARD = "lottery"  # the ledger's reward name of the lottery prize (the lottery app writes it)
+
+
 class LedgerKind(models.TextChoices):
     AWARD = "award", _("award")
     REVERSAL = "reversal", _("reversal")

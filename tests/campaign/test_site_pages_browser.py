@@ -129,7 +129,7 @@ def test_the_campaign_page_folds_on_a_phone_with_a_countdown_a_sticky_entry_and_
     assert not page.locator("#sticky-entry").is_visible() and not page.locator("#page-top").is_visible()
     page.evaluate("window.scrollTo(0, 2500)")
     page.wait_for_function(
-        "!document.getElementById('sticky-entry').hidden && !document.getElementById('page-top').hidden"
+        "() => !document.getElementById('sticky-entry').hidden && !document.getElementById('page-top').hidden"
     )
     page.click("#page-top")
     page.wait_for_function("() => window.scrollY < 50")

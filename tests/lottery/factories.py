@@ -8,7 +8,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection
 
 from campaign.models import Campaign, Entry, Member
-from lottery.services import lottery_missions
+from lottery.verification import lottery_missions
 from missions.models import Stamp
 from tests.campaign.factories import UserFactory, jst
 

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from lottery import services
+from lottery import services, verification
 from lottery.models import Draw, DrawStatus, Forfeit
 from missions.models import LedgerLine
 from tests.campaign.factories import UserFactory
@@ -77,7 +77,7 @@ def test_the_whole_workflow_through_the_admin(client, after_cutoff, alice, bob):
     cp932 = client.get(f"{ADMIN}{draw.pk}/winners.csv?encoding=cp932")
     assert cp932["Content-Type"] == "text/csv; charset=cp932"
     assert "辞退" in cp932.content.decode("cp932")
-    assert services.draw_verify(draw=draw).ok
+    assert verification.draw_verify(draw=draw).ok
     assert "recompute to the stored values" in client.get(f"{ADMIN}{draw.pk}/change/?verify=1").content.decode()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from lottery import services
+from lottery import services, verification
 from tests.lottery.factories import eligible_members
 
 DOC = Path(settings.BASE_DIR) / "docs" / "lottery-verification.md"
@@ -39,7 +39,7 @@ def test_the_published_snippets_recompute_the_draw(after_cutoff, alice, bob, tmp
         assert out.getvalue().split()[1] == ("won" if member_id in winners else "not")
 
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "eligible.txt").write_bytes(services.eligible_list_export(draw=draw))
+    (tmp_path / "eligible.txt").write_bytes(verification.eligible_list_export(draw=draw))
     scope = {
         "eligible_hash": record["eligible_hash"],
         "seed_hex": record["seed"],

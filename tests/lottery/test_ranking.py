@@ -8,7 +8,7 @@ import hmac
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lottery.services import (
+from lottery.verification import (
     eligible_hash_compute,
     member_id_mask,
     members_rank,

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from campaign.services import Refused
-from lottery import services
+from lottery import services, verification
 from lottery.models import Draw, DrawEntrant, DrawStatus, Outcome
 from missions.models import LedgerLine, StampCard
 from tests.campaign.factories import UserFactory
@@ -35,7 +35,7 @@ def test_eligible_are_entered_members_with_every_mania_mission_cleared(after_cut
     complete = members_with_stamps(after_cutoff, ["A1", "A2"])
     members_with_stamps(after_cutoff, ["B1"], missing=1)  # mania-1 not cleared
     members_with_stamps(after_cutoff, ["C1"], entered=False)
-    assert services.eligible_member_ids(campaign=after_cutoff) == complete
+    assert verification.eligible_member_ids(campaign=after_cutoff) == complete
 
 
 def test_commit_freezes_the_eligible_list_and_publishes_both_hashes(after_cutoff, alice):
@@ -59,7 +59,7 @@ def test_later_stamps_do_not_change_the_frozen_list(after_cutoff, alice):
     draw = services.draw_commit(campaign=after_cutoff, user=alice)
     members_with_stamps(after_cutoff, ["LATE1"])
     assert draw.entrants.count() == 3
-    report = services.draw_verify(draw=draw)
+    report = verification.draw_verify(draw=draw)
     assert report.ok and "1 eligible now but not frozen" in report.warnings[0]
 
 
@@ -160,7 +160,7 @@ def test_fewer_eligible_than_77_all_win(after_cutoff, alice):
 def test_nobody_eligible_gives_a_draw_without_winners(after_cutoff, alice, bob):
     draw = services.draw_confirm(draw=drawn(after_cutoff, alice), user=bob)
     assert draw.eligible_count == 0 and draw.cutoff_digest == ""
-    assert services.draw_verify(draw=draw).ok
+    assert verification.draw_verify(draw=draw).ok
 
 
 @pytest.mark.parametrize("confirmer", ["committer", "drawer"])
@@ -228,7 +228,7 @@ def test_forfeits_walk_the_digest_order_and_are_confirmed_by_a_second_officer(af
     }
     assert points == {order[3]: 0, order[77]: 0, order[78]: 5000}
     assert LedgerLine.objects.filter(reward="lottery", kind="reversal").count() == 2
-    assert services.draw_verify(draw=draw).ok
+    assert verification.draw_verify(draw=draw).ok
     status = {
         m: services.member_lottery_status(campaign=after_cutoff, member_id=m, eligible=True) for m in order[77:79]
     }
@@ -266,7 +266,7 @@ def test_when_everybody_won_a_forfeit_has_no_replacement(after_cutoff, alice, bo
     assert forfeit.replacement_member_id == ""
     services.forfeit_confirm(forfeit=forfeit, user=bob)
     assert services.current_winners(draw=draw).count() == 2
-    assert services.draw_verify(draw=draw).ok
+    assert verification.draw_verify(draw=draw).ok
 
 
 def test_member_status_is_not_drawn_until_the_draw_then_won_lost_or_not_eligible(after_cutoff, alice):
@@ -301,5 +301,5 @@ def test_stored_winners_are_distinct_eligible_and_min_of_count_and_eligible(
         assert winners == independent_winners(draw.seed, ids, winners_count)
         assert len(set(winners)) == min(winners_count, eligible)
         assert LedgerLine.objects.filter(reward="lottery").count() == len(winners)
-        assert services.draw_verify(draw=draw).ok
+        assert verification.draw_verify(draw=draw).ok
         transaction.set_rollback(True)

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from campaign.models import Member
-from lottery import services
+from lottery import services, verification
 from lottery.models import Draw, DrawEntrant, Forfeit
 from tests.campaign.factories import UserFactory
 from tests.conftest import VIEWPORTS, axe_serious, screenshot, sign_in
@@ -24,7 +24,7 @@ def drawn(after_cutoff, alice, bob, live_server):
     ids = eligible_members(after_cutoff, 120)
     draw = services.draw_perform(draw=services.draw_commit(campaign=after_cutoff, user=alice), user=alice)
     draw = services.draw_confirm(draw=draw, user=bob)
-    ranked = services.members_rank(seed=bytes.fromhex(draw.seed), member_ids=ids)
+    ranked = verification.members_rank(seed=bytes.fromhex(draw.seed), member_ids=ids)
     winner = ranked[0][1]
     Member.objects.filter(member_id=winner).update(user=UserFactory(username=winner))
     yield {"url": live_server.url, "draw": draw, "ranked": ranked, "winner": winner}
@@ -52,7 +52,7 @@ def _draws_removed() -> None:
 def _check(page) -> str:
     page.click("#verify-run")
     page.wait_for_function(
-        "['match', 'mismatch', 'error'].includes(document.getElementById('verify').dataset.verified)"
+        "() => ['match', 'mismatch', 'error'].includes(document.getElementById('verify').dataset.verified)"
     )
     return page.locator("#verify").get_attribute("data-verified")
 
@@ -84,7 +84,7 @@ def test_a_tampered_winners_list_is_reported_as_not_matching(browser, drawn):
     # The published list names the 78th member in place of the first winner.
     digest, member_id = drawn["ranked"][77]
     data = json.loads(page.locator("#verify").get_attribute("data-lottery"))
-    data["winners"][0].update(digest=digest, member=services.member_id_mask(member_id))
+    data["winners"][0].update(digest=digest, member=verification.member_id_mask(member_id))
     page.evaluate("data => { document.getElementById('verify').dataset.lottery = data; }", json.dumps(data))
     assert _check(page) == "mismatch"
     result = page.locator("#verify-result").inner_text()

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 
 from campaign.models import Member
-from lottery import services
+from lottery import services, verification
 from tests.campaign.factories import UserFactory
 from tests.lottery.factories import eligible_members
 
@@ -31,7 +31,7 @@ def test_after_the_draw_the_page_shows_the_seed_the_cutoff_and_masked_winners(cl
     html = client.get("/lottery/").content.decode()
     assert draw.seed in html and draw.cutoff_digest in html
     winner = services.current_winners(draw=draw).first()
-    assert services.member_id_mask(winner.member_id) in html
+    assert verification.member_id_mask(winner.member_id) in html
     assert not any(f">{m}<" in html for m in ids)
     assert "hmac.new(seed" in html
 

@@ -15,6 +15,7 @@ import pytest
 
 from campaign.spreadsheet import cell_escape
 from lottery import services as lottery
+from lottery import verification
 from missions.exporting import _chunks, point_export_render, points_export_create
 from missions.models import LedgerKind
 from tests.campaign.factories import UserFactory
@@ -67,7 +68,7 @@ def test_the_lottery_winners_file_escapes_a_forfeit_reason_typed_as_a_formula(cl
     draw = lottery.draw_perform(draw=lottery.draw_commit(campaign=campaign, user=alice), user=alice)
     forfeit = lottery.forfeit_record(draw=draw, member_id="W1", reason="=cmd()", user=alice)
     lottery.forfeit_confirm(forfeit=forfeit, user=bob)
-    rows = _rows(lottery.winners_export(draw=draw))
+    rows = _rows(verification.winners_export(draw=draw))
     assert next(row for row in rows if row[1] == "W1")[4] == "'=cmd()"
 
 

@@ -7,7 +7,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from lottery.models import Draw
-from lottery.services import draw_verify
+from lottery.verification import draw_verify
 
 
 class Command(BaseCommand):
