@@ -66,12 +66,13 @@ def _scored_state():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rescore_in_parallel_processes_gives_the_serial_result(campaign, postgres_only, monkeypatch):
-    """``--jobs 2`` spreads disjoint chunks over two processes: the same stamps, ledger and cards as one process."""
+def test_rescore_as_a_group_of_scoring_tasks_gives_the_serial_result(campaign, postgres_only, monkeypatch):
+    """``--jobs 2`` sends two scoring tasks of disjoint members (a Celery group, inline here): the same
+    stamps, ledger and cards as one process."""
     from missions import services
     from missions.models import Stamp
 
-    monkeypatch.setattr(services, "full_chunk_size", lambda: 2)  # several chunks per process
+    monkeypatch.setattr(services, "full_chunk_size", lambda: 2)  # several chunks per task
     for i in range(7):
         member = EntryFactory().member if i % 3 else MemberFactory()
         charge(member, "2026-03-03 08:00", 10000 * (i + 1))
@@ -85,30 +86,4 @@ def test_rescore_in_parallel_processes_gives_the_serial_result(campaign, postgre
     for model in (LedgerLine, Stamp, StampCard):
         model.objects.all().delete()
     rescore()
-    assert _scored_state() == parallel
-
-
-@pytest.mark.django_db(transaction=True)
-def test_listed_members_scored_in_parallel_processes_give_the_serial_result(campaign, postgres_only):
-    """A file import scores its touched members in chunks over several processes: the serial result."""
-    from missions import services
-    from missions.models import Stamp
-
-    members = []
-    for i in range(6):
-        member = EntryFactory().member if i % 3 else MemberFactory()
-        members.append(member.pk)
-        charge(member, "2026-03-03 08:00", 10000 * (i + 1))
-        for day in range(3 + i):
-            pay(member, f"2026-03-{4 + day:02d} 07:30", 500 + 1000 * i)
-    untouched = MemberFactory()
-    charge(untouched, "2026-03-03 09:00", 1000)  # not listed: not scored
-    chunks = [sorted(members)[:3], sorted(members)[3:]]
-    result = services.member_chunks_score(campaign=campaign, chunks=chunks, jobs=2)
-    assert (result.members_scored, result.members_changed) == (6, 6)
-    parallel = _scored_state()
-    assert parallel[1] and not StampCard.objects.filter(member_id=untouched.pk).exists()
-    for model in (LedgerLine, Stamp, StampCard):
-        model.objects.all().delete()
-    services.member_chunks_score(campaign=campaign, chunks=chunks, jobs=1)
     assert _scored_state() == parallel
