@@ -281,9 +281,9 @@ def imports_stale_fail(*, now=None) -> int:
     stale_after: timedelta = settings.PORTAL_IMPORT_STALE_AFTER
     now = now or timezone.now()
     minutes = int(stale_after.total_seconds() // 60)
-    return ImportBatch.objects.filter(
-        status__in=[ImportStatus.RUNNING, ImportStatus.PENDING], progress_at__lt=now - stale_after
-    ).update(
+    # Only running ones: a batch still waiting may be queued behind others, and a task lost before it
+    # started comes back by the broker's visibility timeout (settings).
+    return ImportBatch.objects.filter(status=ImportStatus.RUNNING, progress_at__lt=now - stale_after).update(
         status=ImportStatus.FAILED,
         finished_at=now,
         message=_("No progress for %(minutes)s minutes: the import's process was lost. Upload the file again.")
