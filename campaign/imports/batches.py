@@ -20,7 +20,6 @@ from pathlib import Path
 
 from celery import group
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -155,21 +154,35 @@ def transactions_import(
 ) -> ImportResult:
     """Import the rows of an opened file into ``campaign`` as ``batch`` (SPEC 3.1), in bounded memory.
 
-    Outside a caller's transaction the staging and the progress commit as they go (the admin
-    page sees them) while the records themselves are stored by one transaction at the end.
-    ``progress`` is told the rows read after each chunk, and once more after the merge.
+    Outside a caller's transaction the staging and the progress commit as they go (the admin page
+    sees them); the records are stored by the merge's slices once the whole file is read, each
+    slice's members handed to the scoring tasks as soon as it is committed. ``progress`` is told the
+    rows read after each chunk, and once more once the records are stored.
     """
     result = ImportResult()
     started = time.monotonic()
+    scorer = _Scoring(campaign=campaign, mode=scoring)
     stage = Stage()
     try:
-        _rows_stage(
+        ascending = _rows_stage(
             source=source, window=window_for(campaign), stage=stage, batch=batch, result=result, progress=progress
         )
         merging = time.monotonic()
         result.phases["stage"] = merging - started
-        with transaction.atomic():
-            merged = stage_merge(stage=stage, campaign_id=campaign.pk, batch_id=batch.pk, received_at=clock.now())
+
+        def stored(members: list[str], done: int, slices: int) -> None:
+            scorer.send(members)
+            message = _("File read and checked; %(done)s of %(parts)s parts stored.") % {"done": done, "parts": slices}
+            ImportBatch.objects.filter(pk=batch.pk).update(message=message, progress_at=timezone.now())
+
+        merged = stage_merge(
+            stage=stage,
+            campaign_id=campaign.pk,
+            batch_id=batch.pk,
+            received_at=clock.now(),
+            ascending=ascending,
+            on_slice=stored,
+        )
         result.phases["merge"] = time.monotonic() - merging
         result.phases["store"] = time.monotonic() - started
     finally:
@@ -180,10 +193,10 @@ def transactions_import(
     result.warnings = list(source.header.warnings) if source.header else []
     if progress:
         progress(result.rows)
+    waiting = time.monotonic()
+    scorer.wait()
     if scoring != "none":
-        scoring_started = time.monotonic()
-        members_score_group(campaign=campaign, member_ids=merged.member_ids or [], wait=scoring == "now")
-        result.phases["score"] = time.monotonic() - scoring_started
+        result.phases["score"] = time.monotonic() - waiting
     logger.info("Import #%s: %s in %.1f s", batch.pk, result.summary(), time.monotonic() - started)
     return result
 
@@ -196,14 +209,16 @@ def _rows_stage(
     batch: ImportBatch,
     result: ImportResult,
     progress: Callable[[int], None] | None,
-) -> None:
-    """Read and check every row once: valid ones to ``stage``, rejected ones to the report, by chunks."""
+) -> bool:
+    """Read and check every row once: valid ones to ``stage``, rejected ones to the report, by chunks.
+    Returns whether the valid rows' ids only increased (then none repeats)."""
     header = source.header
     width = len(header.names)
     pick = header.picker()
     rejections: list[ImportRejection] = []
     rows = 0
     next_save = CHUNK_ROWS
+    last_id, ascending = "", True
     for line, values in source.rows():
         problem = ""
         if len(values) == width:
@@ -215,6 +230,9 @@ def _rows_stage(
         record, errors = record_check(picked, window)
         if record is not None and not problem:
             stage.write((line, *record))
+            if record[0] <= last_id:
+                ascending = False
+            last_id = record[0]
         elif not any(value not in ("", None) for value in values):
             continue  # blank lines and spreadsheets' empty rows are not rows
         else:
@@ -228,6 +246,7 @@ def _rows_stage(
     _chunk_save(stage=stage, batch=batch, rejections=rejections, rows=rows, progress=None)
     result.rows = rows
     result.rejected = ImportRejection.objects.filter(batch=batch).count()
+    return ascending
 
 
 def _rejection(batch: ImportBatch, line: int, picked, errors: dict, values: list, header) -> ImportRejection:
@@ -253,23 +272,42 @@ def _chunk_save(
         progress(rows)
 
 
-def members_score_group(*, campaign: Campaign, member_ids: list[str], wait: bool) -> None:
-    """Score ``member_ids`` by a Celery group of ``members_score_task`` chunks, spread over the workers.
+class _Scoring:
+    """The scoring of an import's members: each batch of them sent as a Celery group of
+    ``members_score_task`` chunks, spread over whatever workers run (inline without a broker).
 
-    Inline when no broker is configured. ``wait`` (the command) waits for the whole group; a task
-    (the admin's import) must not wait for others, so it only sends them.
+    ``mode`` "now" (the command) waits for every group sent (``wait``); "later" (the admin's task,
+    which must not wait for other tasks) only sends them; "none" sends nothing.
     """
-    if not member_ids:
-        return
-    size = min(full_chunk_size(), max(SCORE_CHUNK, -(-len(member_ids) // SCORE_SPREAD)))
-    chunks = [member_ids[start : start + size] for start in range(0, len(member_ids), size)]
-    job = group(members_score_task.s(campaign.pk, chunk) for chunk in chunks)
-    if app.conf.task_always_eager:
-        job.apply()
-    elif wait:
-        job.apply_async(ignore_result=False).get(disable_sync_subtasks=False, propagate=True)
-    else:
-        job.apply_async()
+
+    def __init__(self, *, campaign: Campaign, mode: str) -> None:
+        self.campaign, self.mode = campaign, mode
+        self.sent: list = []
+
+    def send(self, member_ids: list[str]) -> None:
+        if self.mode == "none" or not member_ids:
+            return
+        size = min(full_chunk_size(), max(SCORE_CHUNK, -(-len(member_ids) // SCORE_SPREAD)))
+        chunks = [member_ids[start : start + size] for start in range(0, len(member_ids), size)]
+        job = group(members_score_task.s(self.campaign.pk, chunk) for chunk in chunks)
+        if app.conf.task_always_eager:
+            job.apply()
+        elif self.mode == "now":
+            self.sent.append(job.apply_async(ignore_result=False))
+        else:
+            job.apply_async()
+
+    def wait(self) -> None:
+        for result in self.sent:
+            result.get(disable_sync_subtasks=False, propagate=True)
+        self.sent = []
+
+
+def members_score_group(*, campaign: Campaign, member_ids: list[str], wait: bool) -> None:
+    """Score ``member_ids`` by a Celery group of task chunks (``wait``: and wait for it)."""
+    scoring = _Scoring(campaign=campaign, mode="now" if wait else "later")
+    scoring.send(member_ids)
+    scoring.wait()
 
 
 def imports_stale_fail(*, now=None) -> int:

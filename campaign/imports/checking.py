@@ -237,8 +237,8 @@ def _id_check(value: Any, column: str, errors: dict[str, list[str]], *, member: 
         }
     elif column == "transaction_id":
         message = _("transaction_id %(value)r must be 1 to 64 characters.") % {"value": cut(text)}
-    else:
-        message = _("%(column)s %(value)r is longer than 64 characters.") % {"column": column, "value": cut(text)}
+    else:  # an original_transaction_id, known not to be empty
+        message = _("original_transaction_id %(value)r is longer than 64 characters.") % {"value": cut(text)}
     errors.setdefault(column, []).append(message)
     return text
 

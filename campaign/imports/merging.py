@@ -1,16 +1,21 @@
 """A file's valid rows into the store: staged, then merged set-based (SPEC 3.1).
 
 The rows go into a temporary staging table as they are read: on PostgreSQL by psycopg's own
-``cursor.copy`` and ``write_row``, on SQLite by ``executemany``. Then one transaction stores the
-new members and every staged row whose id is not stored yet, in id order, the first occurrence of
-an id winning (``INSERT … SELECT … ON CONFLICT DO NOTHING``: the unique ``transaction_id`` decides
-between racing writers). Only when fewer rows went in than were staged are the others judged, set
-based, against the stored records: the same content is a duplicate, different content a conflict
-(a rejected row; the stored record is kept).
+``cursor.copy`` and ``write_row`` (binary COPY), on SQLite by ``executemany``. A file refused part
+way has stored nothing by then. The staged rows are then merged in slices of whole members, in
+member order, each slice one transaction: its new members and every row of it whose id is not
+stored yet (``INSERT … SELECT``, in id order so that racing writers lock alike; the unique
+``transaction_id`` decides between them). Each committed slice is handed to the scoring tasks at
+once, so the workers score it while the next slice goes in. An id repeated in the file keeps its
+first occurrence (found set-based, unless the file's ids only increased). Only when fewer rows
+went in than were staged are the others judged against the stored records: the same content is
+a duplicate, other content a conflict (a rejected row; the stored record is kept). Should the
+database fail part way, the slices merged are kept whole and importing the file again stores the rest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,11 +27,25 @@ from campaign.models import ImportRejection, RecordSource, Transaction
 from campaign.services import statistics_sample
 
 STAGE = "import_stage"
+REPEATED = "import_repeated"
 STAGE_COLUMNS = (
     "line, transaction_id, member_id, type, amount, points_used, merchant_code, occurred_at, "
     "original_transaction_id, charge_method"
 )
-ANALYZE_AFTER = 50_000  # inserted rows after which the planner's statistics are refreshed (PostgreSQL)
+_BINARY_TYPES = [
+    "int4",
+    "varchar",
+    "varchar",
+    "varchar",
+    "int8",
+    "int8",
+    "varchar",
+    "timestamptz",
+    "varchar",
+    "varchar",
+]
+SLICE_ROWS = 200_000  # staged rows merged (and committed) at once; the workers score one while the next goes in
+ANALYZE_AFTER = 50_000  # staged rows after which the first slice refreshes the planner's statistics (PostgreSQL)
 
 _SAME = (
     "(s.member_id, s.type, s.amount, s.points_used, s.merchant_code, s.occurred_at, "
@@ -60,10 +79,11 @@ class Stage:
         self._copy = None
         self._open = ExitStack()
         self._pending: list[tuple] = []
-        time_type = "timestamptz" if _postgresql() else "text"
-        self.cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        time_type, ids = ("timestamptz", 'varchar(64) COLLATE "C"') if _postgresql() else ("text", "varchar(64)")
+        for table in (STAGE, REPEATED):
+            self.cursor.execute(f"DROP TABLE IF EXISTS {table}")
         self.cursor.execute(
-            f"CREATE TEMP TABLE {STAGE} (line integer, transaction_id varchar(64), member_id varchar(64), "
+            f"CREATE TEMP TABLE {STAGE} (line integer, transaction_id {ids}, member_id {ids}, "
             f"type varchar(8), amount bigint, points_used bigint, merchant_code varchar(64), "
             f"occurred_at {time_type}, original_transaction_id varchar(64), charge_method varchar(16))"
         )
@@ -71,7 +91,10 @@ class Stage:
 
     def _copy_write(self, row: tuple) -> None:
         if self._copy is None:
-            self._copy = self._open.enter_context(self.cursor.cursor.copy(f"COPY {STAGE} ({STAGE_COLUMNS}) FROM STDIN"))
+            self._copy = self._open.enter_context(
+                self.cursor.cursor.copy(f"COPY {STAGE} ({STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)")
+            )
+            self._copy.set_types(_BINARY_TYPES)
             self.write = self._copy.write_row
         self._copy.write_row(row)
 
@@ -92,74 +115,119 @@ class Stage:
 
     def close(self) -> None:
         self._open.close()
-        self.cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        for table in (STAGE, REPEATED):
+            self.cursor.execute(f"DROP TABLE IF EXISTS {table}")
         self.cursor.close()
 
 
 @dataclass
 class Merged:
-    """What the merge of a staged file did: rows stored, duplicates, conflicts, the members to score."""
+    """What the merge of a staged file did: rows stored, duplicates, conflicts, slices merged."""
 
     accepted: int = 0
     duplicates: int = 0
     conflicts: int = 0
-    member_ids: list[str] | None = None
+    slices: int = 0
 
 
-def stage_merge(*, stage: Stage, campaign_id: int, batch_id: int, received_at: datetime) -> Merged:
-    """Store the staged rows, inside the caller's transaction; judge the rest only if any is left."""
+def stage_merge(
+    *,
+    stage: Stage,
+    campaign_id: int,
+    batch_id: int,
+    received_at: datetime,
+    ascending: bool,
+    on_slice: Callable[[list[str], int, int], None],
+) -> Merged:
+    """Merge the staged rows slice by slice (see the module); ``on_slice(members, done, slices)`` is
+    told the members whose records each committed slice stored. ``ascending``: the file's ids only
+    increased, so none repeats."""
     cursor = stage.cursor
     merged = Merged()
     if not stage.rows:
-        merged.member_ids = []
         return merged
+    repeated = False
+    if not ascending:
+        cursor.execute(
+            f"CREATE TEMP TABLE {REPEATED} AS SELECT transaction_id, min(line) AS first FROM {STAGE} "
+            "GROUP BY transaction_id HAVING count(*) > 1"
+        )
+        repeated = bool(cursor.rowcount)
+    slices = _slices(cursor)
+    merged.slices = len(slices)
+    params = [campaign_id, RecordSource.FILE, batch_id, connection.ops.adapt_datetimefield_value(received_at)]
+    for done, (first, last, members) in enumerate(slices, start=1):
+        with transaction.atomic():
+            stored = _slice_insert(cursor, first=first, last=last, members=members, params=params, repeated=repeated)
+            merged.accepted += stored[0]
+            if done == 1 and _postgresql() and stage.rows >= ANALYZE_AFTER:
+                # The scoring of the slices would otherwise be planned on a table believed far smaller.
+                statistics_sample(cursor, Transaction._meta.db_table)
+        on_slice(stored[1], done, len(slices))
+    if merged.accepted < stage.rows:
+        with transaction.atomic():
+            _staged_judge(cursor=cursor, batch_id=batch_id, merged=merged)
+    return merged
+
+
+def _slices(cursor) -> list[tuple[str, str, list[str]]]:
+    """The staged members in order, cut into slices of about SLICE_ROWS rows: (first, last, members)."""
+    cursor.execute(f"SELECT member_id, count(*) FROM {STAGE} GROUP BY member_id ORDER BY member_id")
+    slices, members, rows = [], [], 0
+    for member, count in cursor.fetchall():
+        members.append(member)
+        rows += count
+        if rows >= SLICE_ROWS:
+            slices.append((members[0], members[-1], members))
+            members, rows = [], 0
+    if members:
+        slices.append((members[0], members[-1], members))
+    return slices
+
+
+def _slice_insert(
+    cursor, *, first: str, last: str, members: list[str], params: list, repeated: bool
+) -> tuple[int, list[str]]:
+    """Insert a slice's new members and records; (records stored, members whose records were stored)."""
+    within = "s.member_id >= %s AND s.member_id <= %s"
     if _postgresql():
         cursor.execute("SET LOCAL work_mem = '256MB'")  # the sort by id stays in memory
         cursor.execute("SET LOCAL jit = off")  # it cost more than it saved on these statements
     cursor.execute(
         "INSERT INTO campaign_member (member_id, created_at) "
-        f"SELECT DISTINCT member_id, %s FROM {STAGE} WHERE true ORDER BY 1 ON CONFLICT (member_id) DO NOTHING",
-        [connection.ops.adapt_datetimefield_value(received_at)],
+        f"SELECT DISTINCT s.member_id, %s FROM {STAGE} s WHERE {within} ORDER BY 1 ON CONFLICT (member_id) DO NOTHING",
+        [params[3], first, last],
     )
+    if repeated:  # a later occurrence of an id of the file never goes in
+        within += (
+            f" AND NOT EXISTS (SELECT 1 FROM {REPEATED} r WHERE r.transaction_id = s.transaction_id "
+            "AND r.first <> s.line)"
+        )
     insert = (
         "INSERT INTO campaign_transaction (transaction_id, campaign_id, member_id, type, amount, points_used, "
         "merchant_code, occurred_at, original_transaction_id, charge_method, source, import_batch_id, received_at) "
         "SELECT s.transaction_id, %s, s.member_id, s.type, s.amount, s.points_used, s.merchant_code, "
-        f"s.occurred_at, s.original_transaction_id, s.charge_method, %s, %s, %s FROM {STAGE} s WHERE true "
-        "ORDER BY s.transaction_id, s.line"  # (ids are in C collation) racing writers lock in one order
+        f"s.occurred_at, s.original_transaction_id, s.charge_method, %s, %s, %s FROM {STAGE} s WHERE {within} "
+        "ORDER BY s.transaction_id"  # (in C collation, as the stored ids) racing writers lock in one order
     )
-    params = [campaign_id, RecordSource.FILE, batch_id, connection.ops.adapt_datetimefield_value(received_at)]
     try:
-        # A file of new ids (the usual case) goes in without ON CONFLICT's check of every row, a third
-        # faster; any id stored before or repeated in the file refuses it, and the merge below decides.
+        # A slice of new ids (the usual case) goes in without ON CONFLICT's check of every row, a third
+        # faster; an id stored before refuses it, and the insert runs again skipping the stored ids.
         with transaction.atomic():
-            cursor.execute(insert, params)
-        merged.accepted = stage.rows
-        cursor.execute(f"SELECT DISTINCT member_id FROM {STAGE} ORDER BY 1")
-        merged.member_ids = [row[0] for row in cursor.fetchall()]
+            cursor.execute(insert, [*params, first, last])
+        return cursor.rowcount, members
     except IntegrityError:
-        _conflicts_merge(cursor=cursor, insert=insert, params=params, merged=merged)
-    if merged.accepted < stage.rows:
-        _staged_judge(cursor=cursor, batch_id=batch_id, merged=merged)
-    if _postgresql() and merged.accepted >= ANALYZE_AFTER:
-        # The planner would otherwise score on statistics of a table it believes far smaller.
-        statistics_sample(cursor, Transaction._meta.db_table)
-    return merged
-
-
-def _conflicts_merge(*, cursor, insert: str, params: list, merged: Merged) -> None:
-    """Insert the staged rows whose ids are new, the first occurrence winning; count them and their members."""
+        pass
     insert += " ON CONFLICT (transaction_id) DO NOTHING RETURNING member_id"
-    if _postgresql():  # counted and grouped by the server: a million ids need not come back
-        cursor.execute(f"WITH new AS ({insert}) SELECT member_id, count(*) FROM new GROUP BY member_id", params)
+    if _postgresql():  # counted and grouped by the server
+        cursor.execute(
+            f"WITH new AS ({insert}) SELECT member_id, count(*) FROM new GROUP BY member_id", [*params, first, last]
+        )
         counted = cursor.fetchall()
-        merged.accepted = sum(count for _member, count in counted)
-        merged.member_ids = sorted(member for member, _count in counted)
-    else:
-        cursor.execute(insert, params)
-        members = [row[0] for row in cursor.fetchall()]
-        merged.accepted = len(members)
-        merged.member_ids = sorted(set(members))
+        return sum(count for _member, count in counted), sorted(member for member, _count in counted)
+    cursor.execute(insert, [*params, first, last])
+    stored = [row[0] for row in cursor.fetchall()]
+    return len(stored), sorted(set(stored))
 
 
 def _staged_judge(*, cursor, batch_id: int, merged: Merged) -> None:

@@ -1,7 +1,8 @@
-"""A file staged whole, then merged set-based in one transaction: the answers of one merge in file order.
+"""A file staged whole, then merged set-based slice by slice: the answers of one merge in file order.
 
-These tests read the file in chunks of a few rows (each its own COPY on PostgreSQL), so that a
-small file has many, and check that the judgement is the one of a single merge in file order.
+These tests read the file in chunks of a few rows (each its own COPY on PostgreSQL) and merge it in
+slices of a few rows (whole members each, committed one by one), so that a small file has many of
+both, and check that the judgement is the one of a single merge in file order.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign.imports import batches
+from campaign.imports import batches, merging
 from campaign.imports.batches import import_batch_create, import_batch_run, transactions_import
 from campaign.imports.reading import file_open
 from campaign.models import ImportBatch, ImportRejection, ImportStatus, Member, Transaction
@@ -38,13 +39,15 @@ def _pay(tid: str, member: str, amount: int = 500, when: str = "2026-03-06 07:30
 
 @pytest.fixture
 def small_parts(monkeypatch):
-    """Chunks of four rows: a file of 60 rows is staged by 15 COPY statements."""
+    """Chunks of four rows and slices of about three: a file of 60 rows is staged by 15 COPY
+    statements and merged in about 20 transactions."""
     monkeypatch.setattr(batches, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(merging, "SLICE_ROWS", 3)
 
 
 def test_an_id_repeated_for_other_members_keeps_its_first_occurrence(tmp_path, in_campaign, small_parts):
-    """The repeats of an id with another member come in later chunks: the first line wins, and
-    every later one is a conflict (other content) or a duplicate."""
+    """The repeats of an id with another member fall in other slices, merged in member order: the
+    first line still wins, and every later one is a conflict (other content) or a duplicate."""
     rows = []
     for n in range(20):
         rows.append(_pay(f"R{n:02d}", f"A{n:02d}", amount=100 + n))  # the first occurrence
@@ -120,7 +123,7 @@ def _stamps() -> list[tuple]:
 def test_the_command_scores_by_a_group_of_task_chunks_as_a_re_score_would(
     tmp_path, in_campaign, postgres_only, small_parts, monkeypatch
 ):
-    """The touched members go to several scoring tasks (a Celery group): the scores of a re-score."""
+    """The members of each committed slice go to scoring tasks (a Celery group): the scores of a re-score."""
     from missions.models import LedgerLine, Stamp, StampCard
     from missions.services import members_score
     from tests.campaign.factories import EntryFactory, MemberFactory
@@ -133,7 +136,7 @@ def test_the_command_scores_by_a_group_of_task_chunks_as_a_re_score_would(
         for day in range(n % 5 + 1):
             rows.append(_pay(f"P{n:02d}{day}", f"M{n:02d}", amount=1500, when=f"2026-03-{4 + day:02d} 07:30:00"))
     path = _file(tmp_path, rows)
-    monkeypatch.setattr(batches, "SCORE_CHUNK", 1)  # 12 members spread over SCORE_SPREAD (4) tasks
+    monkeypatch.setattr(batches, "SCORE_CHUNK", 1)  # a slice's members spread over up to SCORE_SPREAD tasks
     sent = []
 
     def spied(tasks):
@@ -143,7 +146,9 @@ def test_the_command_scores_by_a_group_of_task_chunks_as_a_re_score_would(
     monkeypatch.setattr(batches, "group", spied)
     out, err = io.StringIO(), io.StringIO()
     call_command("import_transactions", str(path), stdout=out, stderr=err, verbosity=2)
-    assert [len(task.args[1]) for task in sent[0]] == [3, 3, 3, 3]
+    # One group per committed slice; each member in exactly one task.
+    scored = [member for job in sent for task in job for member in task.args[1]]
+    assert len(sent) > 1 and sorted(scored) == [f"M{n:02d}" for n in range(12)]
     assert out.getvalue().strip().splitlines()[-1] == f"rows={len(rows)} accepted={len(rows)} duplicates=0 rejected=0"
     assert "stage=" in err.getvalue() and "score=" in err.getvalue()
     imported = (_stamps(), _cards())
@@ -182,30 +187,52 @@ def test_listed_members_scored_by_a_group_of_chunks_give_the_serial_result(in_ca
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_failure_in_the_merge_stores_nothing_and_a_new_import_stores_the_file(
+def test_a_failure_part_way_keeps_the_slices_merged_and_a_new_import_completes_them(
     tmp_path, in_campaign, postgres_only, small_parts, monkeypatch
 ):
-    """The records go in by one transaction: a failure once the rows are merged leaves nothing
-    stored, the import is marked failed, and importing the file again stores all of it."""
+    """Slices commit one by one: a failure in the third leaves the first two stored (whole members,
+    nothing half-stored), the import is marked failed, and importing the file again stores the rest."""
     rows = [_pay(f"T{n:02d}", f"M{n:02d}") for n in range(30)]
     path = _file(tmp_path, rows)
-    merged = batches.stage_merge
+    inserted = merging._slice_insert
+    calls = []
 
-    def failing(**kwargs):
-        merged(**kwargs)
-        raise RuntimeError("the database went away")
+    def failing(*args, **kwargs):
+        calls.append(kwargs["first"])
+        if len(calls) == 3:
+            raise RuntimeError("the database went away")
+        return inserted(*args, **kwargs)
 
-    monkeypatch.setattr(batches, "stage_merge", failing)
+    monkeypatch.setattr(merging, "_slice_insert", failing)
     with pytest.raises(RuntimeError):
         import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     failed = ImportBatch.objects.get()
     assert failed.status == ImportStatus.FAILED and "went away" in failed.message
-    assert not Transaction.objects.exists() and not Member.objects.exists()
-    monkeypatch.setattr(batches, "stage_merge", merged)
+    stored = Transaction.objects.count()
+    assert 0 < stored < 30
+    # Whole members only: each stored member has all of their rows (one row each here) and a Member.
+    assert Member.objects.filter(member_id__in=Transaction.objects.values("member_id")).count() == stored
+    monkeypatch.setattr(merging, "_slice_insert", inserted)
     again = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     assert again.status == ImportStatus.DONE
-    assert (again.accepted, again.duplicates, again.rejected) == (30, 0, 0)
+    assert (again.accepted, again.duplicates, again.rejected) == (30 - stored, stored, 0)
     assert Transaction.objects.count() == 30
+
+
+def test_the_running_import_says_how_many_parts_are_stored(tmp_path, in_campaign, small_parts, monkeypatch):
+    """The bar is full once the file is read; the admin page then shows the slices stored so far."""
+    rows = [_pay(f"T{n:02d}", f"M{n:02d}") for n in range(12)]
+    path = _file(tmp_path, rows)
+    inserted, said = merging._slice_insert, []
+
+    def spying(*args, **kwargs):
+        said.append(ImportBatch.objects.get().message)
+        return inserted(*args, **kwargs)
+
+    monkeypatch.setattr(merging, "_slice_insert", spying)
+    batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
+    assert batch.message == "rows=12 accepted=12 duplicates=0 rejected=0"
+    assert said == [""] + [f"File read and checked; {n} of 4 parts stored." for n in range(1, 4)]
 
 
 def _import_in_a_daemonic_process(path: str, scoring: str, done) -> None:
@@ -311,6 +338,7 @@ def test_any_file_is_judged_as_one_merge_in_file_order_would(tmp_path_factory, i
     path = _file(tmp_path_factory.mktemp("file"), [_pay(tid, member, amount) for tid, member, amount in rows])
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(batches, "CHUNK_ROWS", 3)
+        patch.setattr(merging, "SLICE_ROWS", 2)
         batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     assert (batch.accepted, batch.duplicates, batch.rejected) == (accepted, duplicates, len(conflicts))
     assert {
