@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from campaign.models import ImportRejection, RecordSource, Transaction
@@ -65,6 +65,21 @@ def _postgresql() -> bool:
     return connection.vendor == "postgresql"
 
 
+TEMP_BUFFERS = "256MB"
+
+
+def _temp_buffers(cursor) -> None:
+    """Let the session keep a large staging table in memory: with the default 8 MB of temporary
+    buffers, each pass over a million staged rows went through the operating system and the merge
+    took two and a half times as long. Only possible before the session's first temporary table
+    (then it stays as it is); allocated as used, freed with the connection."""
+    try:
+        with transaction.atomic():
+            cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")
+    except DatabaseError:
+        pass
+
+
 class Stage:
     """The staging table of one import, on this connection: ``write`` rows, ``flush`` between chunks.
 
@@ -80,6 +95,8 @@ class Stage:
         self._open = ExitStack()
         self._pending: list[tuple] = []
         time_type, ids = ("timestamptz", 'varchar(64) COLLATE "C"') if _postgresql() else ("text", "varchar(64)")
+        if _postgresql():
+            _temp_buffers(self.cursor)
         for table in (STAGE, REPEATED):
             self.cursor.execute(f"DROP TABLE IF EXISTS {table}")
         self.cursor.execute(
