@@ -94,9 +94,21 @@ class Window:
     now: datetime
     skew: timedelta
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "_limits", None)  # a changed field changes the limits
+
     @property
     def latest(self) -> datetime:
         return self.now + self.skew
+
+    def limits(self) -> tuple[float, float, float, bool]:
+        """(start, end, latest) as POSIX timestamps, and whether the cut-off has passed: comparing a
+        row's timestamp with them costs a fraction of comparing datetimes of other time zones."""
+        if self._limits is None:
+            limits = (self.starts_at.timestamp(), self.ends_at.timestamp(), self.latest.timestamp())
+            object.__setattr__(self, "_limits", (*limits, self.now > self.cutoff_at))
+        return self._limits
 
 
 def text_of(value: Any) -> str:
@@ -291,12 +303,11 @@ def record_check(values: tuple | list, window: Window) -> tuple[Record | None, d
             "2026-03-06 07:30:00 or 2026/03/06 7:30:00."
         )
         errors["occurred_at"] = [message % {"value": cut(text_of(raw_time))}]
-    elif (
-        window.now > window.cutoff_at
-        or occurred > window.now + window.skew
-        or (kind != "cancel" and not (window.starts_at <= occurred < window.ends_at))
-    ):
-        _time_check(kind, occurred, window, errors)
+    else:
+        start, end, latest, closed = window.limits()
+        stamp = occurred.timestamp()
+        if closed or stamp > latest or (kind != "cancel" and not start <= stamp < end):
+            _time_check(kind, occurred, window, errors)
     if errors:
         return None, errors
     return Record(tid, mid, kind, amount, points, merchant, occurred, original, method), errors

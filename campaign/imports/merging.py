@@ -23,7 +23,7 @@ from datetime import datetime
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
-from campaign.models import ImportRejection, RecordSource, Transaction
+from campaign.models import ImportRejection, Member, RecordSource, Transaction
 from campaign.services import statistics_sample
 
 STAGE = "import_stage"
@@ -210,11 +210,7 @@ def _slice_insert(
     if _postgresql():
         cursor.execute("SET LOCAL work_mem = '256MB'")  # the sort by id stays in memory
         cursor.execute("SET LOCAL jit = off")  # it cost more than it saved on these statements
-    cursor.execute(
-        "INSERT INTO campaign_member (member_id, created_at) "
-        f"SELECT DISTINCT s.member_id, %s FROM {STAGE} s WHERE {within} ORDER BY 1 ON CONFLICT (member_id) DO NOTHING",
-        [params[3], first, last],
-    )
+    Member.objects.bulk_create([Member(member_id=member) for member in members], ignore_conflicts=True, batch_size=5000)
     if repeated:  # a later occurrence of an id of the file never goes in
         within += (
             f" AND NOT EXISTS (SELECT 1 FROM {REPEATED} r WHERE r.transaction_id = s.transaction_id "
