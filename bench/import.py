@@ -217,6 +217,26 @@ def workers_stop(workers: list[subprocess.Popen]) -> None:
         worker.wait(timeout=30)
 
 
+def die_sample_write(path: Path, rows: int) -> Path:
+    """The die sample: the first rows of the same file, with their own ids so they are new to the store."""
+    sample = Path(f"/tmp/wesmo-bench-import-die-{rows}.csv")  # noqa: S108
+    with path.open(encoding="utf-8", newline="") as source, sample.open("w", encoding="utf-8", newline="") as target:
+        reader, writer = csv.reader(source), csv.writer(target)
+        writer.writerow(next(reader))
+        for n, row in enumerate(reader):
+            if n >= rows:
+                break
+            row[0] = "D" + row[0]
+            row[3] = row[3].replace(",", "")
+            row[7] = "D" + row[7] if row[7] else ""
+            row[4] = row[4] or "0"
+            # import-export's datetime widget reads Django's input formats: a naive time, in TIME_ZONE (JST).
+            row[6] = datetime.fromisoformat(row[6]).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
+            writer.writerow(row)
+
+    return sample
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -245,21 +265,7 @@ def main() -> None:
     size_mb = path.stat().st_size / 1e6
     print(f"wrote {args.rows:,} rows ({size_mb:.0f} MB) to {path} in {time.perf_counter() - started:.1f} s")
 
-    # The die sample: the first rows of the same file, with their own ids so they are new to the store.
-    sample = Path(f"/tmp/wesmo-bench-import-die-{args.die_rows}.csv")  # noqa: S108
-    with path.open(encoding="utf-8", newline="") as source, sample.open("w", encoding="utf-8", newline="") as target:
-        reader, writer = csv.reader(source), csv.writer(target)
-        writer.writerow(next(reader))
-        for n, row in enumerate(reader):
-            if n >= args.die_rows:
-                break
-            row[0] = "D" + row[0]
-            row[3] = row[3].replace(",", "")
-            row[7] = "D" + row[7] if row[7] else ""
-            row[4] = row[4] or "0"
-            # import-export's datetime widget reads Django's input formats: a naive time, in TIME_ZONE (JST).
-            row[6] = datetime.fromisoformat(row[6]).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
-            writer.writerow(row)
+    sample = die_sample_write(path, args.die_rows)
 
     setup = f"DSN = {dsn!r}\nPATH = {str(path)!r}\n"
     copy = run_measured(setup + COPY_CODE, env)
