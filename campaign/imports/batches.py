@@ -321,7 +321,10 @@ def imports_stale_fail(*, now=None) -> int:
     minutes = int(stale_after.total_seconds() // 60)
     # Only running ones: a batch still waiting may be queued behind others, and a task lost before it
     # started comes back by the broker's visibility timeout (settings).
-    return ImportBatch.objects.filter(status=ImportStatus.RUNNING, progress_at__lt=now - stale_after).update(
+    stale = ImportBatch.objects.filter(status=ImportStatus.RUNNING, progress_at__lt=now - stale_after)
+    if not stale.exists():  # a read: the admin's pages call this while an import writes (SQLite: one writer)
+        return 0
+    return stale.update(
         status=ImportStatus.FAILED,
         finished_at=now,
         message=_("No progress for %(minutes)s minutes: the import's process was lost. Upload the file again.")
