@@ -64,7 +64,7 @@ def rescore_group(*, campaign: Campaign, jobs: int) -> ScoreResult:
     chunks = [listed[start : start + size] for start in range(0, len(listed), size)]
     job = group(members_score_task.s(campaign.pk, chunk) for chunk in chunks)
     if app.conf.task_always_eager:
-        counts = job.apply().get()
+        counts = job.apply().get(disable_sync_subtasks=False)  # (inline: nothing to wait for)
     else:
         counts = job.apply_async(ignore_result=False).get(disable_sync_subtasks=False, propagate=True)
     result = ScoreResult()
