@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 50_000  # rows read between two saves of the progress (one COPY statement on PostgreSQL)
 REJECTION_CHUNK = 1000  # rejected rows held before they are written to the report
-SCORE_SPREAD = 4  # a file's members go out in at least this many scoring tasks, for the workers to share
+SCORE_SPREAD = 2  # each slice's members go out in this many scoring tasks, for the workers to share
 
 
 @dataclass
