@@ -65,6 +65,14 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
+def _uploads_imported_inline(settings):
+    """Without a broker an upload is imported on a thread of the web process (``make run``); tests
+    see it done when the upload's on-commit callbacks have run. tests/campaign/test_import_thread.py
+    turns the thread back on."""
+    settings.PORTAL_IMPORT_THREAD = False
+
+
+@pytest.fixture(autouse=True)
 def _tasks_inline(request):
     """Tasks run inline in tests, even with a broker configured; `worker` tests use a real worker."""
     from campaign.celery import app

@@ -1,7 +1,7 @@
 """System API of the campaign app (SPEC 3.3): transactions, entries, video views, the public campaign.
 
 One APIView per operation with small nested serializers; the work is done by services
-(``campaign.ingest``, ``campaign.services``). A body that is not JSON, too large or of the
+(``campaign.imports``, ``campaign.services``). A body that is not JSON, too large or of the
 wrong shape gets a 4xx with a message that says what is wrong, never a 500.
 """
 
@@ -20,7 +20,7 @@ from rest_framework.views import APIView, exception_handler
 
 from campaign.auth import IsSystemClient
 from campaign.env import JST
-from campaign.ingest import API_MAX_RECORDS, transactions_ingest
+from campaign.imports.pushing import API_MAX_RECORDS, transactions_ingest
 from campaign.models import Campaign, RecordSource
 from campaign.observability import counter_add, log_member_bind
 from campaign.services import Refused, entry_create, video_view_record

@@ -18,7 +18,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from campaign.ingest import import_upload_create, rejections_csv_rows
+from campaign.imports.batches import imports_stale_fail
+from campaign.imports.uploads import import_upload_create, rejections_csv_rows, report_encoding
 from campaign.models import Campaign, ImportBatch, ImportStatus
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -132,6 +133,7 @@ class ImportBatchAdmin(admin.ModelAdmin):
     def _batch(self, request: HttpRequest, batch_id: int) -> ImportBatch:
         if not self.has_view_permission(request):
             raise PermissionDenied
+        imports_stale_fail()  # beat does it every few minutes; the page need not wait for it (make run has none)
         return get_object_or_404(ImportBatch.objects.select_related("uploaded_by"), pk=batch_id)
 
     def upload_view(self, request: HttpRequest):
@@ -209,14 +211,21 @@ class ImportBatchAdmin(admin.ModelAdmin):
         )
 
     def rejections_view(self, request: HttpRequest, batch_id: int):
+        """The rejected rows, streamed in the upload's encoding (CP932 stays CP932) and header language."""
         batch = self._batch(request, batch_id)
         writer = csv.writer(_Echo())
+        encoding = report_encoding(batch)
 
         def lines():
-            yield "\ufeff"  # so that Excel opens the UTF-8 report with its Japanese text intact
+            if encoding == "utf-8-sig":
+                yield "\ufeff".encode()  # so that Excel opens the UTF-8 report with its Japanese text intact
             for row in rejections_csv_rows(batch=batch):
-                yield writer.writerow([_safe_cell(cell) for cell in row])
+                # A character CP932 lacks (none the file itself held) becomes "?" rather than breaking the file.
+                yield writer.writerow([_safe_cell(cell) for cell in row]).encode(
+                    encoding.removesuffix("-sig"), "replace"
+                )
 
-        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        charset = "Windows-31J" if encoding == "cp932" else "utf-8"
+        response = StreamingHttpResponse(lines(), content_type=f"text/csv; charset={charset}")
         response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-rejected.csv"'
         return response

@@ -234,6 +234,11 @@ class ImportBatch(models.Model):
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # When the import last saved its progress: one silent for long was lost (imports_stale_fail).
+    progress_at = models.DateTimeField(_("last progress"), null=True, blank=True)
+    # How the file was written, so that its error report comes back the same way (CP932, Japanese headers).
+    encoding = models.CharField(_("encoding"), max_length=16, blank=True)
+    japanese_header = models.BooleanField(_("Japanese header"), default=False)
 
     class Meta:
         verbose_name = _("transaction import")
@@ -279,7 +284,7 @@ class Transaction(models.Model):
     carries only the indexes the reads need: the foreign keys to the campaign and the member
     are covered by the composite indexes, and are not enforced by the database row by row —
     the ingestion service upserts the members in the same transaction before it inserts
-    their records (``campaign.ingest``), which is what keeps them consistent.
+    their records (``campaign.imports``), which is what keeps them consistent.
     """
 
     transaction_id = models.CharField(_("transaction ID"), max_length=64)

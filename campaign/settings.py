@@ -187,10 +187,17 @@ MEDIA_URL = "media/"
 PORTAL_IMPORT_MAX_BYTES = env_int("PORTAL_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# XLSX sheets are streamed but their shared strings are held: beyond this much unpacked sheet XML
+# (about 600,000 rows) a workbook is refused and CSV asked for, so an import stays under 300 MB.
+PORTAL_IMPORT_XLSX_MAX_SHEET_XML = env_int("PORTAL_IMPORT_XLSX_MAX_SHEET_XML", 300 * 1000 * 1000)
+# An import that has saved no progress for this long is marked failed (its process was lost).
+PORTAL_IMPORT_STALE_AFTER = timedelta(minutes=env_int("PORTAL_IMPORT_STALE_MINUTES", 15))
 
 # Celery: with no broker, tasks run inline in the calling process and their errors propagate.
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", ("redis", "rediss", "amqp", "memory"))
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Without a broker an uploaded file is imported on a thread of the web process (campaign.imports.uploads).
+PORTAL_IMPORT_THREAD = env_bool("PORTAL_IMPORT_THREAD", not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -198,6 +205,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A file import waits for the scoring group it fans out: results of the tasks it asks for (only
+# those: ignore_result stays the default) are kept briefly in the broker's Redis.
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis", "rediss")) else None
+CELERY_RESULT_EXPIRES = timedelta(hours=1)
+# A task whose worker died unacknowledged comes back after the visibility timeout (Redis's default
+# is one hour): ten minutes, above the hard time limit so that no running task is handed out twice.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+CELERY_TASK_SOFT_TIME_LIMIT = 420
+CELERY_TASK_TIME_LIMIT = 480
+CELERY_BEAT_SCHEDULE = {
+    "imports-stale-fail": {"task": "campaign.tasks.imports_stale_fail", "schedule": timedelta(minutes=5)},
+}
 
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "campaign.api.api_exception_handler",

@@ -1,11 +1,12 @@
-"""Background work of the campaign app: running a transaction import."""
+"""Background work of the campaign app: running a transaction import, failing the imports that were lost."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import OperationalError
 
-from campaign.ingest import import_batch_run as import_batch_run_service
+from campaign.imports.batches import import_batch_run as import_batch_run_service
+from campaign.imports.batches import imports_stale_fail as imports_stale_fail_service
 from campaign.models import ImportBatch
 
 
@@ -16,3 +17,9 @@ def import_batch_run(batch_id: int) -> None:
     if batch is None:
         return
     import_batch_run_service(batch=batch, scoring="later")
+
+
+@shared_task
+def imports_stale_fail() -> int:
+    """Run by Celery beat (settings.CELERY_BEAT_SCHEDULE): imports silent too long are marked failed."""
+    return imports_stale_fail_service()

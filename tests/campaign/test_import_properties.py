@@ -7,10 +7,11 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign.importers import (
+from campaign.imports.batches import import_batch_create, import_batch_run, window_for
+from campaign.imports.checking import (
     COLUMNS,
     JAPANESE_COLUMNS,
     REQUIRED_COLUMNS,
@@ -20,7 +21,7 @@ from campaign.importers import (
     errors_reason,
     record_check,
 )
-from campaign.ingest import import_batch_create, import_batch_run, window_for
+from campaign.imports.reading import file_open, row_values
 from campaign.models import ImportStatus, Transaction
 
 PROPERTY_SETTINGS = settings(
@@ -120,25 +121,7 @@ def test_the_row_check_never_raises_on_any_values(values):
         assert 1 <= len(record.transaction_id) <= 64 and record.type in ("charge", "payment", "cancel")
 
 
-@PROPERTY_SETTINGS
-@given(data=rows)
-def test_the_fast_row_check_never_accepts_what_the_full_check_refuses(data):
-    from campaign.importers import record_fast
-
-    window = Window(
-        starts_at=datetime(2026, 3, 1, 15, tzinfo=UTC),
-        ends_at=datetime(2026, 3, 31, 15, tzinfo=UTC),
-        cutoff_at=datetime(2026, 4, 10, tzinfo=UTC),
-        now=datetime(2026, 3, 15, 3, tzinfo=UTC),
-        skew=timedelta(minutes=5),
-    )
-    for values in data:
-        fast = record_fast(values, window)
-        if fast is not None:
-            assert record_check(values, window) == (fast, {})
-
-
-# --- the CSV fast path (CsvScan) agrees with the complete check ---------------------------
+# --- an import stores exactly what the one row check accepts, at every edge ------------------
 
 ODD_IDS = ["T1", "T2", " T3", "T 4", "x" * 64, "x" * 65, "髙", "T\\1", 'T"1', "T,1", "T\t1", "T\n1", ""]
 fast_ids = st.one_of(
@@ -327,122 +310,51 @@ def fast_layouts(draw):
     return order, names
 
 
-def _fast_window(when: str) -> Window:
-    """The period: 2026-03-02 00:00 to 2026-04-01 00:00 JST; the clock in it, after it or after the cut-off."""
-    now = datetime(2026, 3, 25, 3, tzinfo=UTC) if when == "in the period" else datetime(2026, 4, 5, 3, tzinfo=UTC)
-    return Window(
-        starts_at=datetime(2026, 3, 1, 15, tzinfo=UTC),
-        ends_at=datetime(2026, 3, 31, 15, tzinfo=UTC),
-        cutoff_at=now - timedelta(seconds=1) if when == "after the cut-off" else datetime(2026, 4, 10, tzinfo=UTC),
-        now=now,
-        skew=timedelta(minutes=5),
-    )
+CLOCKS = {
+    "in the period": "2026-03-25T12:00:00+09:00",  # now + skew is the anchor 12:05:00 below
+    "after the period": "2026-04-05T12:00:00+09:00",
+    "after the cut-off": "2026-04-11T00:00:00+09:00",
+}
 
 
-FAST_SETTINGS = settings(max_examples=300, deadline=None)
-
-
-def _scan_compare(
-    directory,
-    rows,
-    order,
-    names,
-    window,
-    *,
-    delimiter=",",
-    terminator="\n",
-    encoding="utf-8",
-    extra_text="",
-    blank=False,
-    chunk=1000,
-) -> int:
-    """Write the rows as a CSV file, read it with ``CsvScan`` and hold each row to the complete check.
-
-    Every row the fast path turns into COPY text is one the complete check accepts with the same
-    values (and the same text psycopg would send for it); every other row is handed back as read.
-    Returns how many rows took the fast path.
-    """
-    from campaign.importers import CsvScan, copy_line_record, file_open, row_values
-    from campaign.ingest import _copy_line
-
+def _import_compare(directory, rows, campaign, *, order=COLUMNS, names=COLUMNS, delimiter=",") -> int:
+    """Import the rows as a CSV file (each row its own id) and hold the store to ``record_check``, row by
+    row: the stored values are those it returns, the rejected lines carry its reasons. Returns rows stored."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator=terminator)
+    writer = csv.writer(buffer, delimiter=delimiter)
     writer.writerow(names)
     for i, row in enumerate(rows):
         by_column = dict(zip(COLUMNS, row, strict=True))
-        writer.writerow([by_column.get(name, extra_text) for name in order])
-        if blank and i % 4 == 1:
-            buffer.write(terminator)
+        by_column["transaction_id"] = f"{by_column['transaction_id']}#{i}" if i % 5 else f"T{i}"
+        writer.writerow([by_column.get(name, "") for name in order])
     path = directory / "rows.csv"
-    path.write_bytes(buffer.getvalue().encode(encoding))
-
+    path.write_bytes(buffer.getvalue().encode("utf-8"))
+    window = window_for(campaign)
+    expected_stored, expected_rejected = {}, {}
     source = file_open(path)
-    expected = list(source.rows())  # the rows as the csv module reads them, with their line numbers
-    fast: dict[int, str] = {}
-    others: dict[int, list] = {}
-    for lines, rest in CsvScan(file_open(path), window).chunks(chunk, chunk):
-        assert len(lines) <= chunk and len(rest) <= chunk
-        for text in lines:
-            line, _record = copy_line_record(text)
-            assert line not in fast and line not in others
-            fast[line] = text
-        for line, values in rest:
-            assert line not in fast and line not in others
-            others[line] = values
-    assert sorted([*fast, *others]) == [line for line, _values in expected]
-
-    for line, values in expected:
-        if line in others:
-            assert others[line] == values
-            continue
+    for line, values in source.rows():
         picked, problem = row_values(values, source.header)
         record, errors = record_check(picked, window)
-        assert not problem and record is not None, (values, errors)
-        got_line, got = copy_line_record(fast[line])
-        assert (got_line, got) == (line, record)
-        assert abs(got.occurred_at.utcoffset()) <= timedelta(hours=15, minutes=59)  # PostgreSQL's limit
-        # PostgreSQL receives the same text as psycopg would send for the Record (amounts may keep zeros).
-        sent = fast[line].split("\t")
-        reference = _copy_line(line, record).split("\t")
-        assert [int(sent[4]), int(sent[5])] == [int(reference[4]), int(reference[5])]
-        assert sent[:4] + sent[6:] == reference[:4] + reference[6:]
-    return len(fast)
-
-
-@FAST_SETTINGS
-@given(
-    data=fast_rows,
-    layout=fast_layouts(),
-    delimiter=st.sampled_from([",", "\t"]),
-    terminator=st.sampled_from(["\n", "\r\n"]),
-    encoding=st.sampled_from(["utf-8", "utf-8-sig"]),
-    extra_text=st.sampled_from(["", "note", "メモ", "note", "", "a\tb", 'say "hi"', "x" * 5000, "a,b"]),
-    blank=st.booleans(),
-    when=st.sampled_from(["in the period"] * 5 + ["after the period"] * 4 + ["after the cut-off"]),
-    chunk=st.sampled_from([1, 3, 1000]),
-)
-def test_the_csv_fast_path_agrees_with_the_complete_check(
-    tmp_path_factory, data, layout, delimiter, terminator, encoding, extra_text, blank, when, chunk
-):
-    order, names = layout
-    fast = _scan_compare(
-        tmp_path_factory.mktemp("fast"),
-        data,
-        order,
-        names,
-        _fast_window(when),
-        delimiter=delimiter,
-        terminator=terminator,
-        encoding=encoding,
-        extra_text=extra_text,
-        blank=blank,
-        chunk=chunk,
-    )
-    event("some rows on the fast path" if fast else "no row on the fast path")
+        assert not problem
+        if record is None:
+            expected_rejected[line] = errors_reason(errors)
+        else:
+            expected_stored.setdefault(record.transaction_id, record)
+    Transaction.objects.all().delete()
+    batch = import_batch_run(batch=import_batch_create(campaign=campaign, path=path), path=path, scoring="none")
+    assert batch.status == ImportStatus.DONE
+    stored = {row[0]: Record(*row) for row in Transaction.objects.values_list(*COLUMNS)}
+    assert stored == expected_stored
+    assert dict(batch.rejections.values_list("line", "reason")) == expected_rejected
+    assert (batch.accepted, batch.duplicates, batch.rejected) == (len(stored), 0, len(expected_rejected))
+    return len(stored)
 
 
 @pytest.mark.parametrize("when", ["in the period", "after the period", "after the cut-off"])
-def test_the_csv_fast_path_agrees_at_every_edge_of_the_period_and_in_every_time_form(tmp_path, when):
+@pytest.mark.django_db
+def test_the_import_agrees_with_the_check_at_every_edge_of_the_period_and_in_every_time_form(
+    tmp_path, campaign, clock, when
+):
     """Every anchor time (the period's edges, the clock's) in every form and offset, for each type."""
     rows = []
     moments = [*_ANCHORS, *(anchor + timedelta(seconds=1) for anchor in _ANCHORS), datetime(2026, 3, 10, 9, 5, 7)]
@@ -470,11 +382,13 @@ def test_the_csv_fast_path_agrees_at_every_edge_of_the_period_and_in_every_time_
                 rows.append(("T1", "M1", "payment", "1,000", "1,000", "S1", text, "", ""))
                 rows.append(("T2", "M1", "チャージ", "500", "", "", text, "", "card"))
                 rows.append(("T3", "M1", "取消", "500", "", "", text, "T1", ""))
-    fast = _scan_compare(tmp_path, rows, list(COLUMNS), list(COLUMNS), _fast_window(when))
-    assert (fast == 0) == (when == "after the cut-off")
+    clock(CLOCKS[when])
+    stored = _import_compare(tmp_path, rows, campaign)
+    assert (stored == 0) == (when == "after the cut-off")
 
 
-def test_the_csv_fast_path_agrees_on_every_odd_value_of_every_column(tmp_path):
+@pytest.mark.django_db
+def test_the_import_agrees_with_the_check_on_every_odd_value_of_every_column(tmp_path, in_campaign, clock):
     """A valid row of each type with one column replaced by each odd value of that column."""
     bases = [
         ("T1", "M1", "payment", "1,000", "100", "S1", "2026-03-10 09:05:07", "", ""),
@@ -488,8 +402,8 @@ def test_the_csv_fast_path_agrees_on_every_odd_value_of_every_column(tmp_path):
             for value in values or ():
                 rows.append((*base[:column], value, *base[column + 1 :]))
         rows.append((*base[:7], base[0], *base[8:]))  # the original names the row itself
-    fast = _scan_compare(tmp_path, rows, list(COLUMNS), list(COLUMNS), _fast_window("after the period"))
-    assert fast > len(rows) // 3
+    clock(CLOCKS["after the period"])
+    assert _import_compare(tmp_path, rows, in_campaign) > len(rows) // 3
 
 
 @pytest.mark.django_db
@@ -500,34 +414,5 @@ def test_an_import_stores_exactly_what_the_complete_check_accepts(
 ):
     """End to end, on SQLite and PostgreSQL: each row's own id, so no duplicates; the stored values
     and the rejected lines with their reasons are those of the complete check, row by row."""
-    from campaign.importers import file_open, row_values
-
     order, names = layout
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter)
-    writer.writerow(names)
-    for i, row in enumerate(data):
-        by_column = dict(zip(COLUMNS, row, strict=True))
-        by_column["transaction_id"] = f"{by_column['transaction_id']}#{i}" if i % 5 else f"T{i}"
-        writer.writerow([by_column.get(name, "") for name in order])
-    path = tmp_path_factory.mktemp("exact") / "rows.csv"
-    path.write_bytes(buffer.getvalue().encode("utf-8"))
-    window = window_for(in_campaign)
-    expected_stored = {}
-    expected_rejected = {}
-    source = file_open(path)
-    for line, values in source.rows():
-        picked, problem = row_values(values, source.header)
-        record, errors = record_check(picked, window)
-        assert not problem
-        if record is None:
-            expected_rejected[line] = errors_reason(errors)
-        else:
-            expected_stored.setdefault(record.transaction_id, record)
-    Transaction.objects.all().delete()
-    batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
-    assert batch.status == ImportStatus.DONE
-    stored = {row[0]: Record(*row) for row in Transaction.objects.values_list(*COLUMNS)}
-    assert stored == expected_stored
-    assert dict(batch.rejections.values_list("line", "reason")) == expected_rejected
-    assert (batch.accepted, batch.duplicates, batch.rejected) == (len(stored), 0, len(expected_rejected))
+    _import_compare(tmp_path_factory.mktemp("exact"), data, in_campaign, order=order, names=names, delimiter=delimiter)

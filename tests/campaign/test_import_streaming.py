@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from campaign import ingest
-from campaign.importers import file_open
-from campaign.ingest import import_batch_create, import_batch_run, transactions_import
+from campaign.imports import batches
+from campaign.imports.batches import import_batch_create, import_batch_run, transactions_import
+from campaign.imports.reading import file_open
 from campaign.models import ImportBatch, ImportRejection, ImportStatus, Transaction
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -25,10 +25,8 @@ def _file(tmp_path, rows: list[str]):
 
 
 def test_progress_is_saved_while_the_file_is_read_in_chunks(tmp_path, in_campaign, monkeypatch):
-    monkeypatch.setattr(ingest, "COPY_CHUNK", 7)
-    monkeypatch.setattr(ingest, "CHUNK", 7)
-    monkeypatch.setattr(ingest, "PROGRESS_EVERY", 7)
-    monkeypatch.setattr(ingest, "REJECTION_CHUNK", 3)
+    monkeypatch.setattr(batches, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(batches, "REJECTION_CHUNK", 3)
     rows = [f"T{i % 40},M{i % 9},payment,{300 + i % 3},,S1,2026-03-06 07:30:00,," for i in range(60)]
     rows[10] = "BAD1,M1,payment,-1,,S1,2026-03-06 07:30:00,,"
     rows[30] = "BAD2,M1,payment,1,,,2026-03-06 07:30:00,,"
@@ -55,8 +53,7 @@ def test_chunked_and_whole_imports_judge_duplicates_alike(tmp_path, in_campaign,
     path = _file(tmp_path, rows)
     whole = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     Transaction.objects.all().delete()
-    monkeypatch.setattr(ingest, "COPY_CHUNK", 3)
-    monkeypatch.setattr(ingest, "CHUNK", 3)
+    monkeypatch.setattr(batches, "CHUNK_ROWS", 3)
     chunked = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     assert (whole.accepted, whole.duplicates, whole.rejected) == (
         chunked.accepted,
@@ -137,9 +134,8 @@ def test_the_command_reports_its_phases_at_verbosity_2(tmp_path, in_campaign):
 
 
 def test_a_refusal_after_chunks_were_merged_stores_nothing_of_them(tmp_path, in_campaign, monkeypatch):
-    """Chunks merge as the file is read (PostgreSQL); a refusal further on takes them all back."""
-    monkeypatch.setattr(ingest, "COPY_CHUNK", 3)
-    monkeypatch.setattr(ingest, "CHUNK", 3)
+    """Chunks are staged (and committed) as the file is read; a refusal further on stores none of them."""
+    monkeypatch.setattr(batches, "CHUNK_ROWS", 3)
     rows = [f"T{i},M{i},payment,500,,S1,2026-03-06 07:30:00,," for i in range(30)]
     rows.insert(25, 'T99,M1,payment,500,,"' + "x" * 200_000 + '",2026-03-06 07:30:00,,')
     path = _file(tmp_path, rows)
@@ -158,7 +154,7 @@ def test_progress_is_seen_by_others_while_the_import_is_not_committed_yet(
     import psycopg
 
     campaign = in_campaign
-    monkeypatch.setattr(ingest, "COPY_CHUNK", 4)
+    monkeypatch.setattr(batches, "CHUNK_ROWS", 4)
     rows = [f"T{i},M{i},payment,500,,S1,2026-03-06 07:30:00,," for i in range(40)]
     path = _file(tmp_path, rows)
     batch = import_batch_create(campaign=campaign, path=path)

@@ -63,3 +63,27 @@ def _scored_state():
         StampCard.objects.values_list("member_id", "entered", "stamps_cleared", "points_limited", "lottery_eligible")
     )
     return stamps, ledger, cards
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rescore_as_a_group_of_scoring_tasks_gives_the_serial_result(campaign, postgres_only, monkeypatch):
+    """``--jobs 2`` sends two scoring tasks of disjoint members (a Celery group, inline here): the same
+    stamps, ledger and cards as one process."""
+    from missions import services
+    from missions.models import Stamp
+
+    monkeypatch.setattr(services, "full_chunk_size", lambda: 2)  # several chunks per task
+    for i in range(7):
+        member = EntryFactory().member if i % 3 else MemberFactory()
+        charge(member, "2026-03-03 08:00", 10000 * (i + 1))
+        for day in range(3 + i):
+            pay(member, f"2026-03-{4 + day:02d} 07:30", 500 + 1000 * i)
+    output = rescore("--jobs", "2")
+    assert "members=7 changed=7" in output and "jobs=2" in output
+    parallel = _scored_state()
+    assert parallel[1]
+    assert "changed=0 stamps_changed=0 awards=0 reversals=0 points_delta=0" in rescore()
+    for model in (LedgerLine, Stamp, StampCard):
+        model.objects.all().delete()
+    rescore()
+    assert _scored_state() == parallel

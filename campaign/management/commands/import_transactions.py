@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.timezone import localtime
 
-from campaign.ingest import import_batch_create, import_batch_run, import_earlier
+from campaign.imports.batches import import_batch_create, import_batch_run, import_earlier
 from campaign.models import Campaign, ImportRejection, ImportStatus
 
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import time
 
+from celery import group
 from django.core.management.base import BaseCommand, CommandError
 
-from campaign.models import Campaign, Member
-from missions.services import members_score
+from campaign.celery import app
+from campaign.models import Campaign, Entry, Member, Transaction, VideoView
+from missions.models import StampCard
+from missions.services import ScoreResult, members_score
+from missions.tasks import members_score_task
 
 
 class Command(BaseCommand):
-    help = "Re-score every member of the campaign (or one member), synchronously. Running it twice changes nothing."
+    help = "Re-score every member of the campaign (or one member). Running it twice changes nothing."
 
     def add_arguments(self, parser):
         parser.add_argument("--member", action="append", dest="members", metavar="ID", help="only this member")
@@ -20,7 +24,8 @@ class Command(BaseCommand):
             "--jobs",
             type=int,
             default=1,
-            help="full re-score on PostgreSQL: score disjoint chunks of members in N processes (default 1)",
+            help="full re-score: send it as N scoring tasks of disjoint members, shared by the Celery workers "
+            "that run, and wait for them (inline without a broker; default 1: here, in this process)",
         )
 
     def handle(self, *args, members=None, campaign=None, jobs=1, **options):
@@ -37,9 +42,32 @@ class Command(BaseCommand):
             if unknown:
                 raise CommandError(f"Unknown member ID(s): {', '.join(unknown)}")
         started = time.monotonic()
-        result = members_score(campaign=target, member_ids=members)
+        if jobs > 1 and not members:
+            result = rescore_group(campaign=target, jobs=jobs)
+        else:
+            result = members_score(campaign=target, member_ids=members)
+            jobs = 1
         self.stdout.write(
             f"members={result.members_scored} changed={result.members_changed} stamps_changed={result.stamps_changed} "
             f"awards={result.awards} reversals={result.reversals} points_delta={result.points_delta} "
-            f"seconds={time.monotonic() - started:.2f} jobs={jobs if not members else 1}"
+            f"seconds={time.monotonic() - started:.2f} jobs={jobs}"
         )
+
+
+def rescore_group(*, campaign: Campaign, jobs: int) -> ScoreResult:
+    """The full re-score as a Celery group of ``jobs`` disjoint member chunks, waited for; the sum of theirs."""
+    ids: set[str] = set()
+    for model in (Transaction, Entry, VideoView, StampCard):
+        ids.update(model.objects.filter(campaign=campaign).values_list("member_id", flat=True).distinct())
+    listed = sorted(ids)
+    size = max(1, -(-len(listed) // jobs))
+    chunks = [listed[start : start + size] for start in range(0, len(listed), size)]
+    job = group(members_score_task.s(campaign.pk, chunk) for chunk in chunks)
+    if app.conf.task_always_eager:
+        counts = job.apply().get(disable_sync_subtasks=False)  # (inline: nothing to wait for)
+    else:
+        counts = job.apply_async(ignore_result=False).get(disable_sync_subtasks=False, propagate=True)
+    result = ScoreResult()
+    for each in counts:
+        result.add(ScoreResult(**each))
+    return result

@@ -1,10 +1,8 @@
-"""A file staged whole, then merged partition by partition (PostgreSQL): the answers of one merge.
+"""A file staged whole, then merged set-based slice by slice: the answers of one merge in file order.
 
-On PostgreSQL the staged file is hash-partitioned on the member and each partition is merged and
-committed on its own; the first partition goes in while the file is read, as long as its ids have
-only increased. These tests make partitions of a few rows, so that a small file has many, and
-check that the judgement is the one of a single merge (SQLite runs them too: its batched merge
-is the reference).
+These tests read the file in chunks of a few rows (each its own COPY on PostgreSQL) and merge it in
+slices of a few rows (whole members each, committed one by one), so that a small file has many of
+both, and check that the judgement is the one of a single merge in file order.
 """
 
 from __future__ import annotations
@@ -12,13 +10,14 @@ from __future__ import annotations
 import io
 
 import pytest
+from celery import group
 from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign import ingest
-from campaign.importers import file_open
-from campaign.ingest import import_batch_create, import_batch_run, transactions_import
+from campaign.imports import batches, merging
+from campaign.imports.batches import import_batch_create, import_batch_run, transactions_import
+from campaign.imports.reading import file_open
 from campaign.models import ImportBatch, ImportRejection, ImportStatus, Member, Transaction
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -40,13 +39,14 @@ def _pay(tid: str, member: str, amount: int = 500, when: str = "2026-03-06 07:30
 
 @pytest.fixture
 def small_parts(monkeypatch):
-    """Partitions of three staged rows and chunks of four: a file of 60 rows has 20 partitions."""
-    monkeypatch.setattr(ingest, "STAGE_PART_ROWS", 3)
-    monkeypatch.setattr(ingest, "COPY_CHUNK", 4)
+    """Chunks of four rows and slices of about three: a file of 60 rows is staged by 15 COPY
+    statements and merged in about 20 transactions."""
+    monkeypatch.setattr(batches, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(merging, "SLICE_ROWS", 3)
 
 
 def test_an_id_repeated_for_other_members_keeps_its_first_occurrence(tmp_path, in_campaign, small_parts):
-    """The repeats of an id with another member fall in other partitions, merged in any order: the
+    """The repeats of an id with another member fall in other slices, merged in member order: the
     first line still wins, and every later one is a conflict (other content) or a duplicate."""
     rows = []
     for n in range(20):
@@ -64,7 +64,7 @@ def test_an_id_repeated_for_other_members_keeps_its_first_occurrence(tmp_path, i
     assert sorted(conflicts.values_list("line", flat=True)) == list(range(22, 42))
 
 
-def test_ids_stored_before_are_judged_in_every_partition(tmp_path, in_campaign, small_parts):
+def test_ids_stored_before_are_judged_in_every_chunk(tmp_path, in_campaign, small_parts):
     first = _file(tmp_path, [_pay(f"T{n:02d}", f"M{n % 7}") for n in range(0, 30, 3)], name="first.csv")
     import_batch_run(batch=import_batch_create(campaign=in_campaign, path=first), path=first, scoring="none")
     rows = [_pay(f"T{n:02d}", f"M{n % 7}", amount=500 if n % 2 else 600) for n in range(30)]
@@ -77,49 +77,29 @@ def test_ids_stored_before_are_judged_in_every_partition(tmp_path, in_campaign, 
     assert Transaction.objects.get(transaction_id="T08").amount == 600
 
 
-def test_the_first_partition_read_in_goes_on_by_merge_once_ids_stop_increasing(tmp_path, in_campaign, small_parts):
-    """T0…T9 then T10: the ids stop increasing (T10 < T9) in the third chunk; the rest is merged."""
+def test_ids_out_of_order_and_repeated_later_are_judged_by_their_first_occurrence(tmp_path, in_campaign, small_parts):
+    """T0…T9 then T10 (T10 < T9 in id order), then a repeat that is a duplicate and one that conflicts."""
     rows = [_pay(f"T{n}", f"M{n % 4}") for n in range(40)]
     rows.append(_pay("T3", "M3"))  # a later occurrence of an id: a duplicate
     rows.append(_pay("T5", "M1", amount=999))  # another: a conflict
     path = _file(tmp_path, rows)
     batch = import_batch_create(campaign=in_campaign, path=path)
     result = transactions_import(campaign=in_campaign, source=file_open(path), batch=batch, scoring="none")
-    assert not result.ids_ascending
     assert (result.accepted, result.duplicates, result.rejected) == (40, 1, 1)
     assert Transaction.objects.count() == 40
     assert Transaction.objects.get(transaction_id="T5").amount == 500
 
 
-def test_the_first_partition_read_in_stops_at_an_id_stored_before(tmp_path, in_campaign, small_parts):
+def test_a_file_of_increasing_ids_with_one_stored_before_stores_the_others(tmp_path, in_campaign, small_parts):
     first = _file(tmp_path, [_pay("T17", "M2")], name="first.csv")
     import_batch_run(batch=import_batch_create(campaign=in_campaign, path=first), path=first, scoring="none")
     rows = [_pay(f"T{n:02d}", f"M{n % 3}") for n in range(30)]  # ids only increase; T17 is stored
     path = _file(tmp_path, rows)
     batch = import_batch_create(campaign=in_campaign, path=path)
     result = transactions_import(campaign=in_campaign, source=file_open(path), batch=batch, scoring="none")
-    assert result.ids_ascending
     assert (result.accepted, result.duplicates, result.rejected) == (29, 1, 0)
     assert Transaction.objects.count() == 30
     assert Transaction.objects.filter(import_batch=batch).count() == 29
-
-
-@pytest.mark.parametrize(
-    ("rows", "ascending"),
-    [
-        ([_pay("T01", "M1"), _pay("T02", "M2"), _pay("T10", "M1")], True),
-        ([_pay("T01", "M1"), _pay("T10", "M2"), _pay("T02", "M1")], False),
-        ([_pay("T01", "M1"), _pay("T01", "M1")], False),
-        # A row the common form does not cover (a quoted comma) is judged alone: unknown, so False.
-        ([_pay("T01", "M1"), 'T02,M1,payment,500,,"S,1",2026-03-06 07:30:00,,'], False),
-    ],
-)
-def test_the_reader_tells_whether_the_ids_only_increase(tmp_path, in_campaign, rows, ascending):
-    path = _file(tmp_path, rows)
-    batch = import_batch_create(campaign=in_campaign, path=path)
-    result = transactions_import(campaign=in_campaign, source=file_open(path), batch=batch, scoring="none")
-    assert result.ids_ascending is ascending
-    assert result.rejected == 0
 
 
 def _cards() -> list[tuple]:
@@ -140,10 +120,10 @@ def _stamps() -> list[tuple]:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_command_scores_each_partition_in_processes_as_a_re_score_would(
-    tmp_path, in_campaign, postgres_only, small_parts
+def test_the_command_scores_by_a_group_of_task_chunks_as_a_re_score_would(
+    tmp_path, in_campaign, postgres_only, small_parts, monkeypatch
 ):
-    """Partitions are scored by forked processes as they are committed: the scores of a re-score."""
+    """The members of each committed slice go to scoring tasks (a Celery group): the scores of a re-score."""
     from missions.models import LedgerLine, Stamp, StampCard
     from missions.services import members_score
     from tests.campaign.factories import EntryFactory, MemberFactory
@@ -156,8 +136,19 @@ def test_the_command_scores_each_partition_in_processes_as_a_re_score_would(
         for day in range(n % 5 + 1):
             rows.append(_pay(f"P{n:02d}{day}", f"M{n:02d}", amount=1500, when=f"2026-03-{4 + day:02d} 07:30:00"))
     path = _file(tmp_path, rows)
+    monkeypatch.setattr(batches, "SCORE_CHUNK", 1)  # a slice's members spread over up to SCORE_SPREAD tasks
+    sent = []
+
+    def spied(tasks):
+        sent.append(list(tasks))
+        return group(sent[-1])
+
+    monkeypatch.setattr(batches, "group", spied)
     out, err = io.StringIO(), io.StringIO()
     call_command("import_transactions", str(path), stdout=out, stderr=err, verbosity=2)
+    # One group per committed slice; each member in exactly one task.
+    scored = [member for job in sent for task in job for member in task.args[1]]
+    assert len(sent) > 1 and sorted(scored) == [f"M{n:02d}" for n in range(12)]
     assert out.getvalue().strip().splitlines()[-1] == f"rows={len(rows)} accepted={len(rows)} duplicates=0 rejected=0"
     assert "stage=" in err.getvalue() and "score=" in err.getvalue()
     imported = (_stamps(), _cards())
@@ -168,25 +159,51 @@ def test_the_command_scores_each_partition_in_processes_as_a_re_score_would(
     assert (_stamps(), _cards()) == imported
 
 
+@pytest.mark.django_db(transaction=True)
+def test_listed_members_scored_by_a_group_of_chunks_give_the_serial_result(in_campaign, monkeypatch):
+    """The import's scoring group scores exactly the listed members, as one serial scoring would."""
+    from missions.models import LedgerLine, Stamp, StampCard
+    from missions.services import members_score
+    from tests.missions.factories import EntryFactory, MemberFactory, charge, pay
+
+    members = []
+    for i in range(6):
+        member = EntryFactory().member if i % 3 else MemberFactory()
+        members.append(member.pk)
+        charge(member, "2026-03-03 08:00", 10000 * (i + 1))
+        for day in range(3 + i):
+            pay(member, f"2026-03-{4 + day:02d} 07:30", 500 + 1000 * i)
+    untouched = MemberFactory()
+    charge(untouched, "2026-03-03 09:00", 1000)  # not listed: not scored
+    monkeypatch.setattr(batches, "SCORE_CHUNK", 1)  # six members in four tasks
+    batches.members_score_group(campaign=in_campaign, member_ids=sorted(members), wait=True)
+    grouped = (_stamps(), _cards(), sorted(LedgerLine.objects.values_list("member_id", "reward", "points")))
+    assert grouped[2] and not StampCard.objects.filter(member_id=untouched.pk).exists()
+    for model in (LedgerLine, Stamp, StampCard):
+        model.objects.all().delete()
+    members_score(campaign=in_campaign, member_ids=members)
+    assert (_stamps(), _cards(), sorted(LedgerLine.objects.values_list("member_id", "reward", "points"))) == grouped
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_failure_part_way_keeps_the_partitions_merged_and_a_new_import_completes_them(
+def test_a_failure_part_way_keeps_the_slices_merged_and_a_new_import_completes_them(
     tmp_path, in_campaign, postgres_only, small_parts, monkeypatch
 ):
-    """Partitions commit one by one: a failure in the third leaves the first two stored (nothing
-    half-stored), the import is marked failed, and importing the file again stores the rest."""
+    """Slices commit one by one: a failure in the third leaves the first two stored (whole members,
+    nothing half-stored), the import is marked failed, and importing the file again stores the rest."""
     rows = [_pay(f"T{n:02d}", f"M{n:02d}") for n in range(30)]
     path = _file(tmp_path, rows)
-    merged = ingest._part_merge
+    inserted = merging._slice_insert
     calls = []
 
-    def failing(**kwargs):
-        calls.append(kwargs["part"])
-        if len(calls) == 2:
+    def failing(*args, **kwargs):
+        calls.append(kwargs["first"])
+        if len(calls) == 3:
             raise RuntimeError("the database went away")
-        return merged(**kwargs)
+        return inserted(*args, **kwargs)
 
-    monkeypatch.setattr(ingest, "_part_merge", failing)
+    monkeypatch.setattr(merging, "_slice_insert", failing)
     with pytest.raises(RuntimeError):
         import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     failed = ImportBatch.objects.get()
@@ -195,11 +212,27 @@ def test_a_failure_part_way_keeps_the_partitions_merged_and_a_new_import_complet
     assert 0 < stored < 30
     # Whole members only: each stored member has all of their rows (one row each here) and a Member.
     assert Member.objects.filter(member_id__in=Transaction.objects.values("member_id")).count() == stored
-    monkeypatch.setattr(ingest, "_part_merge", merged)
+    monkeypatch.setattr(merging, "_slice_insert", inserted)
     again = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     assert again.status == ImportStatus.DONE
     assert (again.accepted, again.duplicates, again.rejected) == (30 - stored, stored, 0)
     assert Transaction.objects.count() == 30
+
+
+def test_the_running_import_says_how_many_parts_are_stored(tmp_path, in_campaign, small_parts, monkeypatch):
+    """The bar is full once the file is read; the admin page then shows the slices stored so far."""
+    rows = [_pay(f"T{n:02d}", f"M{n:02d}") for n in range(12)]
+    path = _file(tmp_path, rows)
+    inserted, said = merging._slice_insert, []
+
+    def spying(*args, **kwargs):
+        said.append(ImportBatch.objects.get().message)
+        return inserted(*args, **kwargs)
+
+    monkeypatch.setattr(merging, "_slice_insert", spying)
+    batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
+    assert batch.message == "rows=12 accepted=12 duplicates=0 rejected=0"
+    assert said == [""] + [f"File read and checked; {n} of 4 parts stored." for n in range(1, 4)]
 
 
 def _import_in_a_daemonic_process(path: str, scoring: str, done) -> None:
@@ -220,9 +253,11 @@ def _import_in_a_daemonic_process(path: str, scoring: str, done) -> None:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("scoring", ["now", "later"])
-def test_a_process_that_may_not_fork_imports_with_a_thread(tmp_path, in_campaign, postgres_only, small_parts, scoring):
-    """A Celery worker's process is daemonic: it may not fork the reader or the scoring processes
-    (multiprocessing refuses), so the import reads with a thread and scores in its own connection."""
+def test_an_import_runs_in_a_daemonic_process_as_a_celery_worker_s(
+    tmp_path, in_campaign, postgres_only, small_parts, scoring
+):
+    """A Celery worker's pool process is daemonic (it may not fork): the import forks nothing and
+    scores through the tasks, inline here."""
     import multiprocessing
 
     from django.db import connections
@@ -243,33 +278,13 @@ def test_a_process_that_may_not_fork_imports_with_a_thread(tmp_path, in_campaign
     assert StampCard.objects.count() == 9  # scored at once, or by the (inline) queued tasks
 
 
-def test_the_running_import_says_how_many_parts_are_stored(tmp_path, in_campaign, small_parts, monkeypatch):
-    """The bar is full once the file is read; the admin page then shows the parts stored so far."""
-    from django.db import connection
-
-    rows = [_pay(f"T{n:02d}", f"M{n:02d}") for n in range(12)]
-    path = _file(tmp_path, rows)
-    merged, said = ingest._part_merge, []
-
-    def spying(**kwargs):
-        said.append(ImportBatch.objects.get().message)
-        return merged(**kwargs)
-
-    monkeypatch.setattr(ingest, "_part_merge", spying)
-    batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
-    assert batch.message == "rows=12 accepted=12 duplicates=0 rejected=0"
-    if connection.vendor != "postgresql":
-        assert said == []  # SQLite merges in batches as it reads: no parts
-        return
-    parts = len(said) + 1  # the first part is stored while the file is read
-    assert said == [f"File read and checked; {n} of {parts} parts stored." for n in range(1, parts)]
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_reader_process_hands_over_rejected_rows_and_refusals(tmp_path, in_campaign, postgres_only, small_parts):
-    """Outside a transaction the rows are read in a forked process: its rejected rows (with their
-    lines and reasons) and a refusal part-way reach the import as a thread's would."""
+def test_rejected_rows_keep_their_lines_and_a_refusal_part_way_stores_nothing(
+    tmp_path, in_campaign, postgres_only, small_parts
+):
+    """Outside a transaction the chunks commit as they go: the rejected rows keep their lines and
+    reasons, and a file refused part way leaves neither records nor rejected rows."""
     rows = [_pay(f"T{n:02d}", f"M{n % 5}") for n in range(20)]
     rows[7] = "T07,M2,payment,-5,,S1,2026-03-06 07:30:00,,"
     path = _file(tmp_path, rows)
@@ -300,9 +315,9 @@ _file_rows = st.lists(st.tuples(_ids, _members, _amounts), min_size=1, max_size=
 @given(rows=_file_rows, stored=st.lists(st.tuples(_ids, _members, _amounts), max_size=3), ascending=st.booleans())
 def test_any_file_is_judged_as_one_merge_in_file_order_would(tmp_path_factory, in_campaign, rows, stored, ascending):
     """Random repeats of ids, with the same or other members and amounts, some ids stored before:
-    whatever the partitions and their merge order, the first occurrence in the file is stored
+    whatever the chunks, the first occurrence in the file is stored
     unless the id was stored already, and every other row is a duplicate or a conflict."""
-    if ascending:  # ids that only increase (the first partition then goes in while the file is read)
+    if ascending:  # ids that only increase (the merge's insert then finds no repeat)
         rows = sorted({tid: (tid, member, amount) for tid, member, amount in rows}.values())
     Transaction.objects.all().delete()
     before = {}
@@ -322,8 +337,8 @@ def test_any_file_is_judged_as_one_merge_in_file_order_would(tmp_path_factory, i
             conflicts.append(line)
     path = _file(tmp_path_factory.mktemp("file"), [_pay(tid, member, amount) for tid, member, amount in rows])
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ingest, "STAGE_PART_ROWS", 2)
-        patch.setattr(ingest, "COPY_CHUNK", 3)
+        patch.setattr(batches, "CHUNK_ROWS", 3)
+        patch.setattr(merging, "SLICE_ROWS", 2)
         batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     assert (batch.accepted, batch.duplicates, batch.rejected) == (accepted, duplicates, len(conflicts))
     assert {

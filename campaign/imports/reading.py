@@ -1,0 +1,282 @@
+"""Reading a transaction file (SPEC 3.1): format and encoding, the header, then the rows one by one.
+
+Nothing here touches the database. A file the portal cannot read at all is refused whole
+(``FileRefused``); a row it can read goes to ``checking.record_check``.
+
+XLSX is read with openpyxl in read-only mode, which streams the sheet's XML; its shared strings are
+held in memory, so a workbook whose sheet and shared-strings XML together unpack beyond
+``XLSX_MAX_SHEET_XML`` (settings.PORTAL_IMPORT_XLSX_MAX_SHEET_XML, 300 MB by default: about 600,000
+rows) is refused with a message asking for CSV, which is read with a constant footprint.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import operator
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+from campaign.imports.checking import COLUMNS, JAPANESE_COLUMNS, REQUIRED_COLUMNS, text_of
+
+# An XLSX is a zip: refuse one whose parts inflate beyond these (a decompression bomb).
+XLSX_MAX_UNCOMPRESSED = 4 * 1024**3
+XLSX_MAX_RATIO = 200
+_CHUNK = 1024 * 1024
+
+
+class FileRefused(Exception):
+    """The file cannot be read at all; nothing of it is imported (SPEC 3.1)."""
+
+
+@dataclass
+class Header:
+    """Where each known column is in the file's rows, and what the header said otherwise."""
+
+    names: list[str]
+    index: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def japanese(self) -> bool:
+        """Whether the file named its columns in Japanese (its error report answers in kind)."""
+        return any(unicodedata.normalize("NFKC", name).replace(" ", "") in JAPANESE_COLUMNS for name in self.names)
+
+    def picker(self) -> Callable[[list], tuple]:
+        """A function that takes COLUMNS from a full-width row with one "" appended (missing columns)."""
+        width = len(self.names)
+        return operator.itemgetter(*(self.index.get(column, width) for column in COLUMNS))
+
+
+def header_read(names: list[Any]) -> Header:
+    """Map a header row to COLUMNS; refuse it when a required column is missing or repeated."""
+    cleaned = [text_of(name).lstrip("\ufeff").strip() for name in names]
+    if not any(cleaned):
+        raise FileRefused(_("The file has no header row: the first line must name the columns."))
+    index: dict[str, int] = {}
+    unknown: list[str] = []
+    for position, name in enumerate(cleaned):
+        if not name:
+            continue
+        # NFKC: a header typed with full-width letters (取引ＩＤ) or spaces still names its column.
+        plain = unicodedata.normalize("NFKC", name).strip()
+        key = plain.lower().replace(" ", "_").replace("-", "_")
+        column = key if key in COLUMNS else JAPANESE_COLUMNS.get(plain.replace(" ", ""))
+        if column is None:
+            unknown.append(name)
+            continue
+        if column in index:
+            raise FileRefused(_("The column %(column)s appears twice in the header.") % {"column": column})
+        index[column] = position
+    missing = [column for column in REQUIRED_COLUMNS if column not in index]
+    if missing:
+        raise FileRefused(
+            _("The required column %(columns)s is missing from the header (found: %(found)s).")
+            % {"columns": ", ".join(missing), "found": ", ".join(name for name in cleaned if name) or "-"}
+        )
+    warnings = [
+        _("The column %(name)r is not a transaction column and was ignored.") % {"name": name} for name in unknown
+    ]
+    return Header(names=cleaned, index=index, warnings=warnings)
+
+
+@dataclass
+class RowSource:
+    """The rows of a file: ``header`` once known, then ``rows()`` yields (line, values)."""
+
+    path: Path
+    kind: str  # "csv" or "xlsx"
+    encoding: str = ""
+    delimiter: str = ","
+    approx_rows: int = 0
+    header: Header | None = None
+
+    def rows(self) -> Iterator[tuple[int, list]]:
+        if self.kind == "xlsx":
+            return self._xlsx_rows()
+        return self._csv_rows()
+
+    def header_check(self) -> Header:
+        """Read the header now, so that a file without one is refused before any row is handled."""
+        rows = self.rows()
+        try:
+            next(rows, None)
+        finally:
+            rows.close()
+        if self.header is None:
+            raise FileRefused(_("The file is empty: it has no header row."))
+        return self.header
+
+    def _csv_rows(self) -> Iterator[tuple[int, list]]:
+        with self.path.open(encoding=self.encoding, newline="", errors="strict") as stream:
+            reader = csv.reader(stream, delimiter=self.delimiter)
+            with _csv_refused(lambda: reader.line_num):
+                _csv_header(self, reader)
+                previous = reader.line_num
+                for values in reader:
+                    line = previous + 1
+                    previous = reader.line_num
+                    yield line, values
+
+    def _xlsx_rows(self) -> Iterator[tuple[int, list]]:
+        import openpyxl
+
+        try:
+            workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+            raise FileRefused(_("The XLSX file cannot be read: %(error)s.") % {"error": exc}) from None
+        try:
+            sheet = workbook.worksheets[0] if workbook.worksheets else None
+            if sheet is None:
+                raise FileRefused(_("The XLSX file has no sheet."))
+            rows = sheet.iter_rows(values_only=True)
+            try:
+                names = next(rows, None)
+                if names is None:
+                    raise FileRefused(_("The file is empty: it has no header row."))
+                self.header = header_read(list(names))
+                for line, values in enumerate(rows, start=2):
+                    yield line, list(values)
+            except FileRefused:
+                raise
+            except Exception as exc:
+                raise FileRefused(_("The XLSX file cannot be read: %(error)s.") % {"error": exc}) from None
+        finally:
+            workbook.close()
+
+
+def _xlsx_check(path: Path) -> None:
+    """Refuse a workbook that is no zip, inflates like a bomb, or holds more sheet XML than the cap."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise FileRefused(_("The file looks like XLSX but is not a readable workbook.")) from None
+    total = sheets = 0
+    for info in infos:
+        total += info.file_size
+        if info.filename.startswith("xl/worksheets/") or info.filename == "xl/sharedStrings.xml":
+            sheets += info.file_size
+        if info.file_size > 10 * 1024**2 and info.file_size > XLSX_MAX_RATIO * max(info.compress_size, 1):
+            raise FileRefused(_("The XLSX file inflates far beyond its size; it is refused as unsafe."))
+    if total > XLSX_MAX_UNCOMPRESSED:
+        raise FileRefused(_("The XLSX file is too large once unpacked; split it or save it as CSV."))
+    cap = settings.PORTAL_IMPORT_XLSX_MAX_SHEET_XML
+    if sheets > cap:
+        raise FileRefused(
+            _(
+                "The XLSX file holds %(size)s MB of sheet data once unpacked; the portal reads at most %(cap)s MB "
+                "of it. Save the sheet as CSV (any size is read) or split it."
+            )
+            % {"size": sheets // 10**6, "cap": cap // 10**6}
+        )
+
+
+def _encoding_detect(path: Path) -> tuple[str, int, bytes]:
+    """Decode the whole file strictly as UTF-8, else CP932; also count its lines (for the progress bar)."""
+    for encoding in ("utf-8-sig", "cp932"):
+        decoder = codecs.getincrementaldecoder(encoding)("strict")
+        lines = 0
+        first = b""
+        try:
+            with path.open("rb") as stream:
+                while chunk := stream.read(_CHUNK):
+                    if not first:
+                        first = chunk[:4096]
+                    if b"\x00" in chunk:
+                        raise FileRefused(
+                            _("The file contains binary data (NUL bytes): it is not a CSV in UTF-8 or CP932.")
+                        )
+                    decoder.decode(chunk)
+                    lines += chunk.count(b"\n")
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return ("utf-8-sig" if encoding == "utf-8-sig" else "cp932"), lines, first
+    raise FileRefused(_("Cannot read the file's encoding: it is neither UTF-8 nor CP932 (Shift_JIS)."))
+
+
+def file_open(path: str | Path) -> RowSource:
+    """Detect the file's format and encoding; refuse what is neither CSV (UTF-8/CP932) nor XLSX."""
+    path = Path(path)
+    try:
+        with path.open("rb") as stream:
+            magic = stream.read(8)
+    except OSError as exc:
+        raise FileRefused(_("The file cannot be opened: %(error)s.") % {"error": exc.strerror or exc}) from None
+    if not magic:
+        raise FileRefused(_("The file is empty: it has no header row."))
+    if magic.startswith(b"PK\x03\x04"):
+        _xlsx_check(path)
+        source = RowSource(path=path, kind="xlsx")
+        source.header_check()
+        return source
+    if magic.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FileRefused(_("Old Excel (.xls) files cannot be read: save the file as XLSX or CSV."))
+    encoding, lines, first = _encoding_detect(path)
+    head = first.decode(encoding, errors="ignore").split("\n", 1)[0]
+    delimiter = "\t" if "\t" in head and "," not in head else ","
+    source = RowSource(path=path, kind="csv", encoding=encoding, delimiter=delimiter, approx_rows=max(lines - 1, 0))
+    source.header_check()
+    return source
+
+
+def row_values(values: list, header: Header) -> tuple[list, str]:
+    """The values of COLUMNS from a file row (missing columns empty), and a problem with its shape."""
+    width = len(header.names)
+    problem = ""
+    if len(values) < width and any(v not in ("", None) for v in values):
+        # Short rows from spreadsheets that drop trailing empty cells are fine; the checks judge the values.
+        pass
+    elif len(values) > width and any(v not in ("", None) for v in values[width:]):
+        problem = _("The row has %(found)s fields but the header has %(width)s.") % {
+            "found": len(values),
+            "width": width,
+        }
+    index = header.index
+    n = len(values)
+    picked = []
+    for column in COLUMNS:
+        position = index.get(column)
+        picked.append(values[position] if position is not None and position < n else "")
+    return picked, problem
+
+
+def raw_row(values: list, header: Header) -> dict[str, str]:
+    """The row as read, for the error report: known columns under their English names, others as headed."""
+    names = {position: column for column, position in header.index.items()}
+    header_names = header.names
+    raw: dict[str, str] = {}
+    for i, value in enumerate(values[:50]):
+        name = names.get(i) or (header_names[i] if i < len(header_names) and header_names[i] else f"column_{i + 1}")
+        raw[name] = text_of(value)[:500]
+    return raw
+
+
+def _csv_header(source: RowSource, reader) -> None:
+    """Read the header row of a CSV file into ``source.header``; a file without one is refused."""
+    names = next(reader, None)
+    if names is None:
+        raise FileRefused(_("The file is empty: it has no header row."))
+    source.header = header_read(names)
+
+
+@contextmanager
+def _csv_refused(line: Callable[[], int]) -> Iterator[None]:
+    """A CSV the csv module cannot split, or bytes the detected encoding cannot decode: refused whole."""
+    try:
+        yield
+    except csv.Error as exc:
+        raise FileRefused(
+            _("The file is not a readable CSV near line %(line)s: %(error)s.") % {"line": line(), "error": exc}
+        ) from None
+    except UnicodeDecodeError:
+        raise FileRefused(_("Cannot read the file's encoding: it is neither UTF-8 nor CP932 (Shift_JIS).")) from None
