@@ -25,6 +25,7 @@ from campaign.admin_display import GroupedNumbers, LabelledColumns, ledger_rewar
 from campaign.audit import staff_action_record
 from campaign.dashboard import dashboard_figures_cached
 from campaign.dashboard_charts import dashboard_charts, dashboard_rows, forecast_note
+from campaign.imports.entries import entry_create
 from campaign.models import (
     Campaign,
     Entry,
@@ -36,7 +37,7 @@ from campaign.models import (
     TransactionType,
     VideoView,
 )
-from campaign.services import Refused, entry_create
+from campaign.services import Refused
 from campaign.spreadsheet import row_escape
 from merchants.models import Merchant
 from missions.models import Course, LedgerLine, Mission

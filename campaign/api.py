@@ -20,12 +20,15 @@ from rest_framework.views import APIView, exception_handler
 
 from campaign.auth import IsSystemClient
 from campaign.env import JST
+from campaign.imports.entries import entry_create, video_view_record
 from campaign.imports.pushing import API_MAX_RECORDS, transactions_ingest
 from campaign.models import Campaign, RecordSource
 from campaign.observability import counter_add, log_member_bind
-from campaign.services import Refused, entry_create, video_view_record
+from campaign.services import Refused
 from campaign.throttling import WindowScopedRateThrottle
+from merchants.models import Merchant
 from missions.kinds import KIND_CHOICES
+from missions.models import Course, Mission
 
 
 class PayloadTooLarge(APIException):
@@ -327,9 +330,6 @@ class CampaignApi(APIView):
 
     @extend_schema(operation_id="campaign_retrieve", responses={200: OutputSerializer})
     def get(self, request):
-        from merchants.models import Merchant
-        from missions.models import Course, Mission
-
         campaign = Campaign.objects.current()
         missions = (
             Mission.objects.filter(campaign=campaign, is_active=True)

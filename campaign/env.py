@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -79,3 +80,9 @@ def env_url(name: str, schemes: tuple[str, ...]) -> str:
     if raw and not raw.startswith(tuple(f"{scheme}://" for scheme in schemes)):
         raise ImproperlyConfigured(f"{name}={raw!r} must start with one of: {', '.join(s + '://' for s in schemes)}.")
     return raw
+
+
+def origin_of(url: str) -> str:
+    """``https://id.example.jp`` of ``https://id.example.jp/o/``: what a Content-Security-Policy names."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

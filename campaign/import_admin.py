@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from campaign.imports.batches import imports_stale_fail
 from campaign.imports.uploads import import_upload_create, rejections_csv_rows, report_encoding
 from campaign.models import Campaign, ImportBatch, ImportStatus
+from campaign.tasks import import_start
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -149,6 +150,7 @@ class ImportBatchAdmin(admin.ModelAdmin):
                 batch, earlier = import_upload_create(
                     campaign=campaign, upload=form.cleaned_data["file"], user=request.user
                 )
+                import_start(batch.pk)
                 if earlier is not None:
                     messages.warning(
                         request,

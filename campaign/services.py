@@ -1,16 +1,14 @@
-"""Work on campaigns, members, entries and video views that spans models."""
+"""Rules about members and the records that arrive for them: the id rule, the time a rule judges, refusals."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.utils.translation import gettext as _
 
-from campaign import clock
 from campaign.env import JST
 from campaign.identifiers import id_problem
-from campaign.models import Campaign, Entry, EntrySource, Member, VideoView
+from campaign.models import Campaign, Member
 
 # A record from the app may be stamped a little ahead of the portal's clock.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -53,7 +51,7 @@ def member_id_check(member_id: object) -> str:
     return value
 
 
-def _judged_time(*, campaign: Campaign, when: datetime | None, received_at: datetime, what: str) -> datetime:
+def record_time_judge(*, campaign: Campaign, when: datetime | None, received_at: datetime, what: str) -> datetime:
     """The time a rule judges: the one the app recorded, else the portal's clock (SPEC 3.3)."""
     judged = when or received_at
     if judged > received_at + CLOCK_SKEW:
@@ -74,80 +72,3 @@ def _judged_time(*, campaign: Campaign, when: datetime | None, received_at: date
 def member_get_or_create(*, member_id: str) -> Member:
     member, _created = Member.objects.get_or_create(member_id=member_id_check(member_id))
     return member
-
-
-def entry_create(
-    *,
-    campaign: Campaign,
-    member_id: str,
-    entered_at: datetime | None = None,
-    source: str = EntrySource.APP,
-) -> tuple[Entry, bool]:
-    """Enter a member (R2). Returns the entry and whether it is new.
-
-    A member who already entered gets the existing entry, whatever the time; a new entry
-    outside the entry window is refused. The unique constraint decides between racing
-    requests (a double click creates one entry).
-    """
-    member_id = member_id_check(member_id)
-    existing = Entry.objects.filter(campaign=campaign, member_id=member_id).first()
-    if existing is not None:
-        return existing, False
-    received_at = clock.now()
-    judged = _judged_time(campaign=campaign, when=entered_at, received_at=received_at, what=_("entry"))
-    with transaction.atomic():
-        member = member_get_or_create(member_id=member_id)
-        entry, created = Entry.objects.get_or_create(
-            campaign=campaign,
-            member=member,
-            defaults={"entered_at": judged, "source": source, "received_at": received_at},
-        )
-        if created:
-            _score_later(campaign=campaign, member_ids=[member_id])
-    return entry, created
-
-
-def video_view_record(
-    *,
-    campaign: Campaign,
-    member_id: str,
-    video_code: str,
-    watched_at: datetime | None = None,
-    source: str = EntrySource.APP,
-) -> tuple[VideoView, bool]:
-    """Record that a member watched a campaign video to the end (mission ``mania-1``).
-
-    Judged like entries; a second view of the same video changes nothing.
-    """
-    from missions.models import Video
-
-    member_id = member_id_check(member_id)
-    video = Video.objects.filter(campaign=campaign, code=video_code).first()
-    if video is None:
-        codes = ", ".join(Video.objects.filter(campaign=campaign).values_list("code", flat=True))
-        raise Refused(
-            "unknown_video",
-            _("Unknown video %(code)r; the videos are: %(codes)s.") % {"code": video_code, "codes": codes},
-        )
-    existing = VideoView.objects.filter(campaign=campaign, member_id=member_id, video=video).first()
-    if existing is not None:
-        return existing, False
-    received_at = clock.now()
-    judged = _judged_time(campaign=campaign, when=watched_at, received_at=received_at, what=_("video view"))
-    with transaction.atomic():
-        member = member_get_or_create(member_id=member_id)
-        view, created = VideoView.objects.get_or_create(
-            campaign=campaign,
-            member=member,
-            video=video,
-            defaults={"watched_at": judged, "source": source, "received_at": received_at},
-        )
-        if created:
-            _score_later(campaign=campaign, member_ids=[member_id])
-    return view, created
-
-
-def _score_later(*, campaign: Campaign, member_ids: list[str]) -> None:
-    from missions.services import members_score_later
-
-    members_score_later(campaign=campaign, member_ids=member_ids)

@@ -16,7 +16,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from campaign.env import env_bool, env_datetime, env_int, env_list, env_str, env_url
+from campaign.env import env_bool, env_datetime, env_int, env_list, env_str, env_url, origin_of
 from campaign.sentry import sentry_init
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -294,7 +294,8 @@ CONTENT_SECURITY_POLICY = {
         "worker-src": [SELF, "blob:"],
         "object-src": [NONE],
         "base-uri": [SELF],
-        "form-action": [SELF],
+        # Signing out ends the WESTER ID session too: the form's redirect goes to the provider.
+        "form-action": [SELF, *([origin_of(WESTER_ID_ISSUER)] if WESTER_ID_ISSUER else [])],
         "frame-ancestors": [NONE],
     }
 }

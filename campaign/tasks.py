@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-from django.db import OperationalError
+import threading
 
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError, close_old_connections, connections, transaction
+
+from campaign.celery import app
 from campaign.imports.batches import import_batch_run as import_batch_run_service
 from campaign.imports.batches import imports_stale_fail as imports_stale_fail_service
 from campaign.models import ImportBatch
@@ -17,6 +21,30 @@ def import_batch_run(batch_id: int) -> None:
     if batch is None:
         return
     import_batch_run_service(batch=batch, scoring="later")
+
+
+def import_start(batch_id: int) -> None:
+    """Run an uploaded import after the current transaction commits: on a worker, or without a broker
+    on a thread of this process, so that the upload page answers at once and its progress moves."""
+    if app.conf.task_always_eager and settings.PORTAL_IMPORT_THREAD:
+        transaction.on_commit(lambda: import_thread_start(batch_id))
+    else:
+        import_batch_run.delay_on_commit(batch_id)
+
+
+def import_thread_start(batch_id: int) -> threading.Thread:
+    """Run the import task (inline, as Celery would without a broker) on a thread of its own."""
+    thread = threading.Thread(target=_import_thread, args=(batch_id,), name=f"import-{batch_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_thread(batch_id: int) -> None:
+    close_old_connections()
+    try:
+        import_batch_run.apply(args=(batch_id,))  # its failure is recorded on the batch
+    finally:
+        connections.close_all()  # this thread's own connection
 
 
 @shared_task

@@ -30,8 +30,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from campaign import clock
+from campaign.imports.entries import entry_create, video_view_record
 from campaign.models import Campaign, Entry, EntrySource, Member, PointType, VideoView
-from campaign.services import Refused, entry_create, video_view_record
+from campaign.services import Refused
+from campaign.templatetags.site import jst
 from lottery.services import lottery_public
 from missions.models import Course, Mission, Video
 from missions.services import progress_document, transactions_explained
@@ -83,8 +85,6 @@ def _refusal_text(campaign: Campaign, exc: Refused) -> str:
     """The service's refusal for people, with the window in Japan time as the site writes times."""
     if exc.code != "outside_window":
         return exc.message
-    from campaign.templatetags.site import jst
-
     # The window ends before entry_ends_at (exclusive): its last minute is what people read as the end.
     return _("This is possible only from %(start)s until %(end)s (Japan time).") % {
         "start": jst(campaign.entry_starts_at),

@@ -156,7 +156,24 @@ def draw_verify(*, draw: Draw) -> Verification:
     if cutoff != draw.cutoff_digest:
         diff(f"cutoff_digest: stored {draw.cutoff_digest or '-'}, recomputed {cutoff or '-'}")
 
-    # Walk the forfeits in order: each replacement is the next member in digest order.
+    winners, expected_outcome = _forfeits_walk(draw, ranked, position, initial, diff)
+    wrong = [m for m, outcome, _d, _r in entrants if outcome != expected_outcome(m)]
+    if wrong:
+        diff(f"outcomes: {len(wrong)} stored outcomes differ from the recomputed ones: {_listed(wrong)}")
+    wrong_digest = [
+        m for m, outcome, digest, rank in entrants if outcome != Outcome.LOST and (rank, digest) != position[m]
+    ]
+    if wrong_digest:
+        diff(f"digests: stored rank or digest differ for {_listed(wrong_digest)}")
+
+    if draw.status == DrawStatus.CONFIRMED:
+        _prizes_check(draw, winners, diff)
+    return report
+
+
+def _forfeits_walk(draw: Draw, ranked, position, initial: list[str], diff):
+    """The winners after the forfeits, each replaced by the next member in digest order; and each
+    member's expected outcome. Differences from the stored forfeits are reported through ``diff``."""
     taken = set(initial)
     winners = set(initial)
     forfeited: set[str] = set()
@@ -188,26 +205,20 @@ def draw_verify(*, draw: Draw) -> Verification:
             return Outcome.REPLACEMENT
         return Outcome.WINNER if member_id in winners else Outcome.LOST
 
-    wrong = [m for m, outcome, _d, _r in entrants if outcome != expected_outcome(m)]
-    if wrong:
-        diff(f"outcomes: {len(wrong)} stored outcomes differ from the recomputed ones: {_listed(wrong)}")
-    wrong_digest = [
-        m for m, outcome, digest, rank in entrants if outcome != Outcome.LOST and (rank, digest) != position[m]
-    ]
-    if wrong_digest:
-        diff(f"digests: stored rank or digest differ for {_listed(wrong_digest)}")
+    return winners, expected_outcome
 
-    if draw.status == DrawStatus.CONFIRMED:
-        paid = dict(
-            LedgerLine.objects.filter(campaign_id=draw.campaign_id, reward=LOTTERY_REWARD)
-            .values("member_id")
-            .annotate(points=Sum("points"))
-            .values_list("member_id", "points")
-        )
-        wrong_paid = [m for m in set(paid) | winners if paid.get(m, 0) != (draw.prize_points if m in winners else 0)]
-        if wrong_paid:
-            diff(f"ledger: the lottery points of {_listed(wrong_paid)} differ from {draw.prize_points} per winner")
-    return report
+
+def _prizes_check(draw: Draw, winners: set[str], diff) -> None:
+    """Each winner holds the prize in the ledger, and nobody else holds lottery points."""
+    paid = dict(
+        LedgerLine.objects.filter(campaign_id=draw.campaign_id, reward=LOTTERY_REWARD)
+        .values("member_id")
+        .annotate(points=Sum("points"))
+        .values_list("member_id", "points")
+    )
+    wrong_paid = [m for m in set(paid) | winners if paid.get(m, 0) != (draw.prize_points if m in winners else 0)]
+    if wrong_paid:
+        diff(f"ledger: the lottery points of {_listed(wrong_paid)} differ from {draw.prize_points} per winner")
 
 
 # --- Export ---------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ from missions.exporting import (
 )
 from missions.models import Course, LedgerLine, Mission, PointExport, Stamp, StampCard, Video
 from missions.rule_preview import affected_members_sample, text_contradictions
-from missions.services import campaign_rescore_later, rule_change_preview
+from missions.services import rule_change_preview
+from missions.tasks import campaign_rescore_later
 
 # Changing one of these changes who clears what: after the start, it needs a re-score.
 RULE_FIELDS = {

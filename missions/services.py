@@ -3,8 +3,6 @@
 The interface other apps call (kept stable; the scoring work implements the bodies):
 
 - ``members_score(*, campaign, member_ids=None, dry_run=False, missions=None) -> ScoreResult``
-- ``members_score_later(*, campaign, member_ids)`` — enqueue after commit, in chunks
-- ``campaign_rescore_later(*, campaign)`` — a full re-score in the background
 - ``progress_document(*, campaign, member_id) -> dict`` — SPEC 3.5
 - ``transactions_explained(*, campaign, member_id) -> list[dict]`` — why each transaction counted
 """
@@ -19,7 +17,6 @@ from django.db import connection, transaction
 
 from campaign import clock
 from campaign.models import Campaign, Entry, Member, Transaction, VideoView
-from campaign.queueing import task_enqueue_on_commit
 from campaign.services import statistics_sample
 from missions.engine import ScoreResult, chunk_score
 from missions.explain import ExplainedTransactions
@@ -45,7 +42,7 @@ def members_score(
     """
     rules = rules_load(campaign=campaign, missions=missions)
     if member_ids is None:
-        ids = _members_of_campaign(campaign)
+        ids = members_of_campaign(campaign)
     else:
         ids = sorted(
             set(Member.objects.filter(member_id__in={str(m) for m in member_ids}).values_list("pk", flat=True))
@@ -120,7 +117,7 @@ def full_chunk_size() -> int:
     return 50000 if connection.vendor == "postgresql" else SCORE_CHUNK
 
 
-def _members_of_campaign(campaign: Campaign, low: str | None = None, high: str | None = None) -> list[str]:
+def members_of_campaign(campaign: Campaign, low: str | None = None, high: str | None = None) -> list[str]:
     """Every member with anything to score in the campaign (records, entries, views, cards), sorted.
 
     ``low`` and ``high`` keep the ids in [low, high) only (None: unbounded).
@@ -143,15 +140,23 @@ def scoring_due_mark(*, campaign_id: int, member_ids: Iterable[str]) -> None:
     for its commit and then writes the row again, so a record the scorer did not see stays due.
     """
     ids = sorted(set(member_ids))
-    table, least = ScoringDue._meta.db_table, "least" if connection.vendor == "postgresql" else "min"
+    table = ScoringDue._meta.db_table
     since = connection.ops.adapt_datetimefield_value(clock.now())
+    upsert = "ON CONFLICT (campaign_id, member_id) DO UPDATE SET since = {least}({table}.since, excluded.since)"
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and ids:
+            cursor.execute(
+                f"INSERT INTO {table} (campaign_id, member_id, since) SELECT %s, m, %s FROM unnest(%s::varchar[]) m"
+                f" ORDER BY m {upsert.format(least='least', table=table)}",
+                [campaign_id, since, ids],
+            )
+            return
         for start in range(0, len(ids), SCORE_CHUNK):
             part = ids[start : start + SCORE_CHUNK]
             rows = ", ".join(["(%s, %s, %s)"] * len(part))
             cursor.execute(
                 f"INSERT INTO {table} (campaign_id, member_id, since) VALUES {rows}"
-                f" ON CONFLICT (campaign_id, member_id) DO UPDATE SET since = {least}({table}.since, excluded.since)",
+                f" {upsert.format(least='min', table=table)}",
                 [value for member_id in part for value in (campaign_id, member_id, since)],
             )
 
@@ -170,21 +175,6 @@ def scoring_lag_seconds() -> float:
     """Age of the oldest member due for scoring (0 when nothing is due): the scoring promise's gauge."""
     oldest = ScoringDue.objects.order_by("since").values_list("since", flat=True).first()
     return max(0.0, (clock.now() - oldest).total_seconds()) if oldest else 0.0
-
-
-def members_score_later(*, campaign: Campaign, member_ids: Iterable[str]) -> None:
-    """Re-score these members after the current transaction commits, in chunks of SCORE_CHUNK."""
-    from missions.tasks import members_score_task
-
-    ids = sorted(set(member_ids))
-    for start in range(0, len(ids), SCORE_CHUNK):
-        # Not delay_on_commit: a broker that is down must not turn the caller's stored push into a 500.
-        task_enqueue_on_commit(members_score_task, campaign.pk, ids[start : start + SCORE_CHUNK])
-
-
-def campaign_rescore_later(*, campaign: Campaign) -> None:
-    """Re-score every member of the campaign in the background."""
-    members_score_later(campaign=campaign, member_ids=_members_of_campaign(campaign))
 
 
 def progress_document(*, campaign: Campaign, member_id: str) -> dict:

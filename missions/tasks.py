@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 
 from celery import shared_task
 from django.db import DatabaseError
 
 from campaign.models import Campaign
-from missions.services import ScoreResult, members_score
+from campaign.queueing import task_enqueue_on_commit
+from missions.services import SCORE_CHUNK, ScoreResult, members_of_campaign, members_score
 
 
 @shared_task(
@@ -28,3 +30,16 @@ def members_score_task(campaign_id: int, member_ids: list[str]) -> dict[str, int
     if campaign is None:  # deleted since the task was queued: nothing to score
         return asdict(ScoreResult())
     return asdict(members_score(campaign=campaign, member_ids=member_ids))
+
+
+def members_score_later(*, campaign: Campaign, member_ids: Iterable[str]) -> None:
+    """Re-score these members after the current transaction commits, in chunks of SCORE_CHUNK."""
+    ids = sorted(set(member_ids))
+    for start in range(0, len(ids), SCORE_CHUNK):
+        # Not delay_on_commit: a broker that is down must not turn the caller's stored push into a 500.
+        task_enqueue_on_commit(members_score_task, campaign.pk, ids[start : start + SCORE_CHUNK])
+
+
+def campaign_rescore_later(*, campaign: Campaign) -> None:
+    """Re-score every member of the campaign in the background."""
+    members_score_later(campaign=campaign, member_ids=members_of_campaign(campaign))

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from campaign.models import ImportRejection, Member, RecordSource, Transaction
 from campaign.services import statistics_sample
+from missions.services import scoring_due_mark
 
 STAGE = "import_stage"
 REPEATED = "import_repeated"
@@ -177,6 +178,8 @@ def stage_merge(
         with transaction.atomic():
             stored = _slice_insert(cursor, first=first, last=last, members=members, params=params, repeated=repeated)
             merged.accepted += stored[0]
+            # Due with their records: scored even if the scoring sent after the commit is lost.
+            scoring_due_mark(campaign_id=campaign_id, member_ids=stored[1])
             if done == 1 and _postgresql() and stage.rows >= ANALYZE_AFTER:
                 # The scoring of the slices would otherwise be planned on a table believed far smaller.
                 statistics_sample(cursor, Transaction._meta.db_table)

@@ -20,7 +20,8 @@ from campaign.imports.batches import window_for
 from campaign.imports.checking import COLUMNS, Record, errors_reason, record_check
 from campaign.imports.merging import conflict_reason
 from campaign.models import Campaign, Member, RecordSource, Transaction
-from missions.services import members_score_later
+from missions.services import scoring_due_mark
+from missions.tasks import members_score_later
 
 API_MAX_RECORDS = 1000
 INSERT_CHUNK = 500
@@ -93,11 +94,13 @@ def transactions_ingest(
         if record is None:
             tid = item.get("transaction_id") if isinstance(item, dict) else None
             shown = tid if isinstance(tid, str) else str(tid or "")
-            result.rejections.append(Rejection(index, shown.encode("utf-8", "replace").decode()[:255], errors))
+            result.rejections.append(Rejection(index, shown[:255], errors))
         else:
             valid.append((index, record))
     with transaction.atomic():
         _records_store(campaign=campaign, items=valid, source=source, result=result)
+        if result.member_ids:  # due with their records, whatever becomes of the task sent after commit
+            scoring_due_mark(campaign_id=campaign.pk, member_ids=result.member_ids)
         if score and result.member_ids:
             members_score_later(campaign=campaign, member_ids=result.member_ids)
     result.rejections.sort(key=lambda r: r.index)

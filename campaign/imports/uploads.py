@@ -11,27 +11,23 @@ so the upload returns at once and the progress page moves. A thread rather than 
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.admin.models import ADDITION
-from django.db import close_old_connections, connections, transaction
+from django.db import transaction
 
 from campaign.audit import staff_action_record
-from campaign.celery import app
 from campaign.imports.batches import import_earlier
 from campaign.imports.checking import COLUMNS, JAPANESE_COLUMNS
 from campaign.models import Campaign, ImportBatch, ImportRejection
-from campaign.tasks import import_batch_run as import_batch_run_task
 
 REPORT_HEAD_EN = ["line", "reason", *COLUMNS]
 REPORT_HEAD_JA = ["行", "理由", *({column: name for name, column in JAPANESE_COLUMNS.items()}[c] for c in COLUMNS)]
 
 
 def import_upload_create(*, campaign: Campaign, upload, user) -> tuple[ImportBatch, ImportBatch | None]:
-    """Store an uploaded file as a new import, record who did it, and start it after commit.
+    """Store an uploaded file as a new import and record who did it (``campaign.tasks.import_start`` runs it).
 
     Returns the batch and an earlier finished import of the same file (same SHA-256), if
     any: importing it again is allowed (it changes nothing) but the page says so.
@@ -57,26 +53,7 @@ def import_upload_create(*, campaign: Campaign, upload, user) -> tuple[ImportBat
             message=f"Uploaded {batch.file_name} ({batch.size_bytes} bytes, SHA-256 {batch.sha256}) for import",
             action_flag=ADDITION,
         )
-        if app.conf.task_always_eager and settings.PORTAL_IMPORT_THREAD:
-            transaction.on_commit(lambda: import_thread_start(batch.pk))
-        else:
-            import_batch_run_task.delay_on_commit(batch.pk)
     return batch, earlier
-
-
-def import_thread_start(batch_id: int) -> threading.Thread:
-    """Run the import task (inline, as Celery would without a broker) on a thread of its own."""
-    thread = threading.Thread(target=_import_thread, args=(batch_id,), name=f"import-{batch_id}", daemon=True)
-    thread.start()
-    return thread
-
-
-def _import_thread(batch_id: int) -> None:
-    close_old_connections()
-    try:
-        import_batch_run_task.apply(args=(batch_id,))  # its failure is recorded on the batch
-    finally:
-        connections.close_all()  # this thread's own connection
 
 
 def report_encoding(batch: ImportBatch) -> str:

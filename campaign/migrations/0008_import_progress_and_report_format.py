@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaign', '0006_ids_in_c_collation'),
+        ('campaign', '0007_campaign_points_budget'),
     ]
 
     operations = [

@@ -65,7 +65,7 @@ def test_an_entry_is_answered_201_when_the_broker_refuses_the_scoring(system_cli
 def test_without_a_broker_scoring_still_runs_inline_and_its_errors_propagate(
     transactional_db, in_campaign, monkeypatch
 ):
-    from missions import services as scoring
+    from missions import tasks as scoring
 
     def boom(**_kwargs):
         raise RuntimeError("scoring failed")

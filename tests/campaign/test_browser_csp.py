@@ -11,7 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.campaign.test_browser import PASSWORD, _sign_in, browser, site  # noqa: F401 (fixtures)
+from tests.campaign.test_browser import _sign_in, site  # noqa: F401 (the member's site fixture)
+
+PASSWORD = "csp-admin-password"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +50,7 @@ def _visit(page, base: str, path: str) -> list[str]:
     return [f"{path}: {v}" for v in page.evaluate("window.__violations")]
 
 
-def _page(browser, base: str, outside: list[str]):  # noqa: F811
+def _page(browser, base: str, outside: list[str]):
     context = browser.new_context()
     context.add_init_script(WATCH)
     own = urlsplit(base).netloc

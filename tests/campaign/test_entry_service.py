@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from campaign.imports.entries import entry_create, video_view_record
 from campaign.models import Entry, VideoView
-from campaign.services import Refused, entry_create, video_view_record
+from campaign.services import Refused
 from tests.campaign.factories import jst
 
 

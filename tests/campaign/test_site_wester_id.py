@@ -89,6 +89,8 @@ def provider_configure(live_server, settings) -> dict:
         "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
     }
     settings.WESTER_ID_ISSUER = f"{provider}/o"
+    directives = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]  # as the settings make it from the issuer
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**directives, "form-action": ["'self'", provider]}}
     settings.OIDC_RP_CLIENT_ID = CLIENT_ID
     settings.OIDC_RP_CLIENT_SECRET = CLIENT_SECRET
     Application.objects.create(

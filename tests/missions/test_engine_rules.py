@@ -249,7 +249,7 @@ def test_member_not_entered_has_progress_but_no_cleared_stamp_or_points(campaign
 
 
 def test_entry_after_the_transactions_counts_them_retroactively(campaign, clock, django_capture_on_commit_callbacks):
-    from campaign.services import entry_create
+    from campaign.imports.entries import entry_create
 
     member = MemberFactory()
     charge(member, "2026-03-03 08:00", 100000)

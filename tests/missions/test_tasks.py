@@ -10,10 +10,9 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from conftest import need
-from missions import services
 from missions.models import LedgerLine, Stamp, StampCard
-from missions.services import campaign_rescore_later, members_score, members_score_later
-from missions.tasks import members_score_task
+from missions.services import members_score
+from missions.tasks import campaign_rescore_later, members_score_later, members_score_task
 from tests.missions.factories import EntryFactory, MemberFactory, charge, jst, ledger_balance
 
 
@@ -21,7 +20,7 @@ from tests.missions.factories import EntryFactory, MemberFactory, charge, jst, l
 def test_members_are_rescored_after_commit_in_chunks_not_one_task_per_transaction(
     campaign, django_capture_on_commit_callbacks, monkeypatch
 ):
-    monkeypatch.setattr(services, "SCORE_CHUNK", 2)
+    monkeypatch.setattr(tasks, "SCORE_CHUNK", 2)
     members = [EntryFactory().member for _ in range(5)]
     for member in members:
         charge(member, "2026-03-03 08:00", 1000)

@@ -17,8 +17,8 @@ from django.db import transaction
 from campaign import clock
 from campaign.demo import DEMO_MEMBERS, demo_campaign_create
 from campaign.env import JST
+from campaign.imports.entries import entry_create
 from campaign.models import Campaign, EntrySource, Member, RecordSource, Transaction
-from campaign.services import entry_create
 from missions.services import members_score
 
 STAFF = [
