@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from conftest import need
+from missions import tasks
 from missions.models import LedgerLine, Stamp, StampCard
 from missions.services import members_score
 from missions.tasks import campaign_rescore_later, members_score_later, members_score_task
