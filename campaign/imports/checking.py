@@ -275,13 +275,18 @@ def record_check(values: tuple | list, window: Window) -> tuple[Record | None, d
     if kind is None:
         message = _("type %(value)r is not one of charge, payment, cancel (チャージ, 支払, 取消).")
         errors["type"] = [message % {"value": cut(type_text)}]
-    if raw_amount == "" or raw_amount is None or (type(raw_amount) is str and not raw_amount.strip()):
+    if type(raw_amount) is str and raw_amount.isdigit() and raw_amount.isascii() and len(raw_amount) <= 13:
+        amount = int(raw_amount)  # the common case, as _yen would read it
+    elif raw_amount == "" or raw_amount is None or (type(raw_amount) is str and not raw_amount.strip()):
         amount = 0 if kind == "cancel" else None
         if amount is None:
             errors["amount"] = [_("amount is required.")]
     else:
         amount = _yen(raw_amount, "amount", errors)
-    points = 0 if (raw_points is None or raw_points == "") else _yen(raw_points, "points_used", errors)
+    if raw_points == "0" or raw_points == "" or raw_points is None:
+        points = 0
+    else:
+        points = _yen(raw_points, "points_used", errors)
     if points:
         _points_check(kind, points, amount, errors)
     merchant = raw_merchant.strip() if type(raw_merchant) is str else text_of(raw_merchant)
