@@ -75,7 +75,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     if checks["database"]["ok"]:
         try:
             lag, unscored = scoring_lag()
-            body["scoring"] = {"lag_seconds": round(lag, 1), "unscored_records": unscored}
+            body["scoring"] = {"lag_seconds": round(lag, 1), "members_due": unscored}
         except Exception as exc:
             log.warning("readiness: the scoring lag could not be read: %s", exc)
     return JsonResponse(body, status=200 if ready else 503)

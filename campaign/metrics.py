@@ -7,10 +7,9 @@ from where the truth is kept, so it is the same whichever process answers: the b
 length (Redis), the shared counters (the cache: task failures, broker refusals, records of the
 API), and from the database the imports by state, the records of files and the scoring lag.
 
-Scoring lag: the age of the oldest record (transaction, entry or video view) received after its
-member's stamp card was last scored, among the newest ``LAG_TAIL`` records of each kind. Looking
-only at the tail keeps the scrape to three short index scans on a table of tens of millions of
-rows; a backlog longer than the tail still shows as a lag that keeps growing.
+Scoring lag: how long the member due longest has waited for scoring. Every stored record marks its
+member due in the scoring outbox (``missions.models.ScoringDue``) in the same transaction, and the
+scoring that covers the member clears it, so the lag is exact: one index read on the outbox.
 """
 
 from __future__ import annotations
@@ -19,24 +18,21 @@ import hmac
 import logging
 import os
 import time
-from datetime import UTC, datetime
 
 import redis
 from celery import current_app
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from campaign import clock
-from campaign.models import Entry, ImportBatch, ImportStatus, Transaction, VideoView
+from campaign.models import ImportBatch, ImportStatus
 from campaign.observability import counters_read
-from missions.models import StampCard
+from missions.models import ScoringDue
+from missions.services import scoring_lag_seconds
 
-LAG_TAIL = 10000
 RECORD_OUTCOMES = ("accepted", "duplicates", "rejected")
 # kombu's Redis transport keeps a queue's messages of priority p > 0 in "<queue>\x06\x16<p>".
 _PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
@@ -82,36 +78,9 @@ def broker_queue_length() -> int | None:
         return None
 
 
-def scoring_lag(*, now: datetime | None = None) -> tuple[float, int]:
-    """(Seconds since the oldest record not scored yet was received, how many such records) in the tail."""
-    now = now or clock.now()
-    card = StampCard._meta.db_table
-    oldest, unscored = None, 0
-    with connection.cursor() as cursor:
-        for model in (Transaction, Entry, VideoView):
-            table = model._meta.db_table
-            cursor.execute(
-                f"SELECT min(r.received_at), count(*) FROM (SELECT campaign_id, member_id, received_at"
-                f" FROM {table} ORDER BY id DESC LIMIT %s) r LEFT JOIN {card} c"
-                f" ON c.campaign_id = r.campaign_id AND c.member_id = r.member_id"
-                f" WHERE c.scored_at IS NULL OR c.scored_at < r.received_at",
-                [LAG_TAIL],
-            )
-            first, count = cursor.fetchone()
-            if count:
-                first = _aware(first)
-                oldest = first if oldest is None else min(oldest, first)
-                unscored += count
-    return (max(0.0, (now - oldest).total_seconds()) if oldest else 0.0), unscored
-
-
-def _aware(value) -> datetime:
-    # SQLite hands back raw SQL's timestamps as text; PostgreSQL as aware datetimes.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+def scoring_lag() -> tuple[float, int]:
+    """(Seconds the member due longest has waited for scoring, how many members are due): the outbox."""
+    return scoring_lag_seconds(), ScoringDue.objects.count()
 
 
 def _task_names() -> list[str]:
@@ -165,14 +134,10 @@ class PortalCollector(Collector):
         yield imports
         lag, unscored = scoring_lag()
         yield GaugeMetricFamily(
-            "portal_scoring_lag_seconds",
-            f"Age of the oldest record received after its member was last scored (newest {LAG_TAIL} of each kind).",
-            value=lag,
+            "portal_scoring_lag_seconds", "How long the member due longest has waited for scoring.", value=lag
         )
         yield GaugeMetricFamily(
-            "portal_unscored_records",
-            "Records received after their member was last scored (same tail).",
-            value=unscored,
+            "portal_members_due_for_scoring", "Members with records not scored yet (the outbox).", value=unscored
         )
 
 

@@ -215,8 +215,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
 CELERY_TASK_SOFT_TIME_LIMIT = 420
 CELERY_TASK_TIME_LIMIT = 480
+# Members due for scoring longer than this (their task lost: broker down, worker killed) are scored
+# by the sweep, every half of it: a record is scored within about 1.5 × this after the broker returns.
+PORTAL_SCORING_SWEEP_AFTER = env_int("PORTAL_SCORING_SWEEP_AFTER", 60)
 CELERY_BEAT_SCHEDULE = {
     "imports-stale-fail": {"task": "campaign.tasks.imports_stale_fail", "schedule": timedelta(minutes=5)},
+    "scoring-due-sweep": {
+        "task": "missions.tasks.scoring_due_sweep",
+        "schedule": timedelta(seconds=max(PORTAL_SCORING_SWEEP_AFTER // 2, 5)),
+    },
 }
 
 REST_FRAMEWORK = {

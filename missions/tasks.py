@@ -6,11 +6,12 @@ from collections.abc import Iterable
 from dataclasses import asdict
 
 from celery import shared_task
+from django.conf import settings
 from django.db import DatabaseError
 
 from campaign.models import Campaign
-from campaign.queueing import task_enqueue_on_commit
-from missions.services import SCORE_CHUNK, ScoreResult, members_of_campaign, members_score
+from campaign.queueing import task_enqueue, task_enqueue_on_commit
+from missions.services import SCORE_CHUNK, ScoreResult, members_of_campaign, members_score, scoring_due_oldest
 
 
 @shared_task(
@@ -43,3 +44,17 @@ def members_score_later(*, campaign: Campaign, member_ids: Iterable[str]) -> Non
 def campaign_rescore_later(*, campaign: Campaign) -> None:
     """Re-score every member of the campaign in the background."""
     members_score_later(campaign=campaign, member_ids=members_of_campaign(campaign))
+
+
+@shared_task(ignore_result=True)
+def scoring_due_sweep() -> int:
+    """Run by Celery beat: score the members due longer than PORTAL_SCORING_SWEEP_AFTER seconds.
+
+    Their task was lost (the broker was down when it was sent, a worker was killed beyond its
+    retries, Redis lost it): the outbox kept them due. A member scored twice changes nothing.
+    """
+    due = scoring_due_oldest(older_than=settings.PORTAL_SCORING_SWEEP_AFTER)
+    for campaign_id, member_ids in due.items():
+        for start in range(0, len(member_ids), SCORE_CHUNK):
+            task_enqueue(members_score_task, campaign_id, member_ids[start : start + SCORE_CHUNK])
+    return sum(len(member_ids) for member_ids in due.values())

@@ -11,8 +11,12 @@ from __future__ import annotations
 import pytest
 
 from campaign.celery import app
+from campaign.env import JST
 from campaign.models import Entry, Transaction
 from campaign.observability import counters_read
+from missions.models import ScoringDue, Stamp
+from missions.tasks import scoring_due_sweep
+from tests.campaign.factories import EntryFactory
 
 CLOSED_BROKER = "redis://127.0.0.1:1/0"
 
@@ -54,6 +58,24 @@ def test_a_push_is_answered_with_its_counts_when_the_broker_refuses_the_scoring(
 
     again = system_client.post("/api/v1/transactions", {"transactions": [record]}, format="json")
     assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+    assert ScoringDue.objects.filter(member_id="M-BROKER").exists()  # kept due for the sweep
+
+
+def test_the_sweep_scores_a_push_whose_task_the_broker_refused_once_it_is_back(
+    system_client, in_campaign, broker_down, clock
+):
+    EntryFactory(member__member_id="M-SWEEP")
+    record = {"transaction_id": "SWEEP-1", "member_id": "M-SWEEP", "type": "charge", "amount": 100000}
+    record["occurred_at"] = "2026-03-05T10:00:00+09:00"
+    assert system_client.post("/api/v1/transactions", {"transactions": [record]}, format="json").status_code == 200
+    assert not Stamp.objects.filter(member_id="M-SWEEP").exists()  # the task never reached a worker
+    app.conf.task_always_eager = True  # the broker is back (tasks run here, as a worker would run them)
+    assert scoring_due_sweep() == 0  # not due long enough: its own task may still be on the way
+    clock(in_campaign.starts_at.astimezone(JST).replace(day=15, hour=12, minute=2))
+    assert scoring_due_sweep() == 1
+    cleared = set(Stamp.objects.filter(member_id="M-SWEEP", cleared=True).values_list("mission__code", flat=True))
+    assert {"mania-10", "mania-9", "mania-7", "casual-1"} <= cleared
+    assert not ScoringDue.objects.exists()
 
 
 def test_an_entry_is_answered_201_when_the_broker_refuses_the_scoring(system_client, in_campaign, broker_down):

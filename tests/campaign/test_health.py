@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaign.models import Transaction
+from missions.services import scoring_due_mark
 from tests.campaign.factories import TransactionFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def test_readyz_reports_each_service_it_checked(client, settings):
     expected = {"database", "cache"} | ({"broker"} if settings.CELERY_BROKER_URL.startswith("redis") else set())
     assert set(body["checks"]) == expected
     assert all(check["ok"] and check["ms"] >= 0 for check in body["checks"].values())
-    assert body["scoring"] == {"lag_seconds": 0.0, "unscored_records": 0}
+    assert body["scoring"] == {"lag_seconds": 0.0, "members_due": 0}
 
 
 def test_readyz_is_503_naming_the_cache_when_redis_is_down(client, settings):
@@ -58,10 +58,11 @@ def test_readyz_is_503_naming_the_broker_when_it_is_down(client, settings):
 
 
 def test_readyz_shows_the_scoring_lag_of_a_record_not_scored_yet(client, in_campaign, clock):
-    from campaign.env import parse_datetime_jst
 
-    TransactionFactory(received_at=parse_datetime_jst("2026-03-15T11:58:00+09:00"))
-    assert Transaction.objects.count() == 1
+    clock("2026-03-15T11:58:00+09:00")
+    stored = TransactionFactory()
+    scoring_due_mark(campaign_id=in_campaign.pk, member_ids=[stored.member_id])  # as a push or import does
+    clock("2026-03-15T12:00:00+09:00")
     body = client.get("/readyz").json()
     assert body["status"] == "ok"  # a lag is reported, not a reason to leave the balancer
-    assert body["scoring"] == {"lag_seconds": 120.0, "unscored_records": 1}
+    assert body["scoring"] == {"lag_seconds": 120.0, "members_due": 1}

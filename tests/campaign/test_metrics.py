@@ -9,12 +9,11 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from campaign.celery import app
-from campaign.env import parse_datetime_jst
 from campaign.metrics import scoring_lag
 from campaign.models import ImportBatch, ImportStatus
 from conftest import need
-from missions.services import members_score
-from tests.campaign.factories import EntryFactory, TransactionFactory
+from missions.services import members_score, scoring_due_mark
+from tests.campaign.factories import TransactionFactory
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-token-for-tests"
@@ -82,14 +81,17 @@ def test_imports_are_counted_by_state_and_their_rows_by_outcome(campaign, scrape
     assert metrics[("portal_records_total", (("outcome", "accepted"), ("source", "file")))] == 15
 
 
-def test_scoring_lag_is_the_age_of_the_oldest_record_received_after_its_member_was_scored(in_campaign, scrape):
+def test_scoring_lag_is_how_long_the_member_due_longest_has_waited(in_campaign, scrape, clock):
     assert scoring_lag() == (0.0, 0)
-    TransactionFactory(member__member_id="LAG1", received_at=parse_datetime_jst("2026-03-15T11:50:00+09:00"))
-    EntryFactory(member__member_id="LAG2", received_at=parse_datetime_jst("2026-03-15T11:59:00+09:00"))
+    for member_id, when in (("LAG1", "2026-03-15T11:50:00+09:00"), ("LAG2", "2026-03-15T11:59:00+09:00")):
+        clock(when)
+        TransactionFactory(member__member_id=member_id)
+        scoring_due_mark(campaign_id=in_campaign.pk, member_ids=[member_id])
+    clock("2026-03-15T12:00:00+09:00")
     assert scoring_lag() == (600.0, 2)
     metrics = scrape()
     assert metrics[("portal_scoring_lag_seconds", ())] == 600.0
-    assert metrics[("portal_unscored_records", ())] == 2
+    assert metrics[("portal_members_due_for_scoring", ())] == 2
     members_score(campaign=in_campaign, member_ids=["LAG1", "LAG2"])
     assert scoring_lag() == (0.0, 0)
 
