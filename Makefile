@@ -23,11 +23,13 @@ run: install
 	PORTAL_NOW=$(DEMO_NOW) DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST)
 
 test: install
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .
