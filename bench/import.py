@@ -38,6 +38,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from celery_workers import worker_peak, workers_start, workers_stop
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 JST = timezone(timedelta(hours=9))
@@ -175,46 +177,6 @@ t0 = time.perf_counter()
 result = TransactionResource().import_data(dataset, dry_run=False, use_transactions=True, raise_errors=True)
 out = {"die_seconds": time.perf_counter() - t0, "rows": len(dataset), "errors": result.has_errors()}
 """
-
-
-def workers_start(env: dict[str, str], count: int) -> list[subprocess.Popen]:
-    """Purge the broker's queue, start ``count`` solo Celery workers, return once each answers a ping."""
-    celery = [PYTHON, "-m", "celery", "-A", "campaign"]
-    subprocess.run([*celery, "purge", "-f"], env=env, cwd=ROOT, check=True, capture_output=True)
-    workers = [
-        subprocess.Popen(
-            [*celery, "worker", "--pool", "solo", "-n", f"bench{n}@%h", "--loglevel", "WARNING", "--without-mingle"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-        )
-        for n in range(1, count + 1)
-    ]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ping = subprocess.run(
-            [*celery, "inspect", "ping", "-t", "2"], env=env, cwd=ROOT, capture_output=True, text=True
-        )
-        if sum(f"bench{n}@" in ping.stdout for n in range(1, count + 1)) == count:
-            return workers
-        time.sleep(1)
-    workers_stop(workers)
-    raise SystemExit("the Celery workers did not answer within 60 s")
-
-
-def worker_peak(worker: subprocess.Popen) -> float:
-    """A worker's peak resident memory so far, in MB (Linux's VmHWM)."""
-    for line in Path(f"/proc/{worker.pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def workers_stop(workers: list[subprocess.Popen]) -> None:
-    for worker in workers:
-        worker.terminate()
-    for worker in workers:
-        worker.wait(timeout=30)
 
 
 def die_sample_write(path: Path, rows: int) -> Path:

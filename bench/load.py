@@ -294,7 +294,7 @@ def wait_until_up(port: int, proc: subprocess.Popen, timeout: float = 60) -> Non
     raise SystemExit("gunicorn did not start")
 
 
-def main() -> int:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--transactions-per-member", type=int, default=6)
@@ -313,14 +313,18 @@ def main() -> int:
     parser.add_argument(
         "--cache-url", default="redis://127.0.0.1:6379/5", help="a Redis database of its own: it is flushed first"
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def _environment(args: argparse.Namespace) -> dict[str, str]:
+    """The server's environment; this process reads the same database and clock."""
     env = {
         **os.environ,
         "DATABASE_URL": f"{PG_SERVER}/{args.database}",
         "DATABASE_CONN_MAX_AGE": "600",
         "PORTAL_NOW": NOW,
         "DJANGO_DEBUG": "0",
+        "PORTAL_HTTPS": "0",  # plain http on loopback (with debug off the settings turn HTTPS on)
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "PORTAL_LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "campaign.settings",
@@ -334,6 +338,81 @@ def main() -> int:
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "PORTAL_NOW", "DJANGO_SETTINGS_MODULE", "PORTAL_LOG_LEVEL")})
     os.environ.pop("CELERY_BROKER_URL", None)
     sys.path.insert(0, str(ROOT))
+    return env
+
+
+def _gunicorn_start(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            str(Path(PYTHON).parent / "gunicorn"),
+            "campaign.wsgi",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--worker-class",
+            args.worker_class,
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def _measure(args: argparse.Namespace, token: str, session_keys: list[str], use_wrk: bool) -> tuple[dict, dict]:
+    """The progress API, then the stamp card page, each under ``args.clients`` clients."""
+    rng = random.Random(1)
+
+    def api_request():
+        member_id = f"M{rng.randint(1, args.members):07d}"
+        return f"/api/v1/members/{member_id}/progress", f"Authorization: Token {token}\r\n", b'"courses"'
+
+    def page_request():
+        return "/stamps/", f"Cookie: sessionid={rng.choice(session_keys)}\r\n", b'id="stamp-card"'
+
+    # Warm up every worker (imports, connections) before measuring.
+    drive(args.port, api_request, seconds=2, clients=args.clients)
+    client = "wrk" if use_wrk else "the asyncio client"
+    log(f"driving the progress API: {args.clients} clients, {args.seconds:g} s, {client}")
+    if use_wrk:
+        api = drive_wrk(args.port, "api", [token, str(args.members)], seconds=args.seconds, clients=args.clients)
+    else:
+        api = drive(args.port, api_request, seconds=args.seconds, clients=args.clients)
+    log(summary(api))
+
+    # Open each sample member's card once, as members do before they press 更新, right before
+    # the page is measured. (Opened before the API phase, all the cards, kept 60 s, expired
+    # together in the page phase's last seconds: that measured a re-render of every card at
+    # once, not the page.)
+    unopened = list(session_keys)
+
+    def each_card_once():
+        key = unopened.pop() if unopened else rng.choice(session_keys)
+        return "/stamps/", f"Cookie: sessionid={key}\r\n", b'id="stamp-card"'
+
+    while unopened:
+        drive(args.port, each_card_once, seconds=1, clients=args.clients)
+    log(f"driving the stamp card page: {args.clients} clients, {args.seconds:g} s, {client}")
+    if use_wrk:
+        with tempfile.NamedTemporaryFile("w", suffix=".sessions") as keys_file:
+            keys_file.write("\n".join(session_keys) + "\n")
+            keys_file.flush()
+            page = drive_wrk(args.port, "page", [keys_file.name], seconds=args.seconds, clients=args.clients)
+    else:
+        page = drive(args.port, page_request, seconds=args.seconds, clients=args.clients)
+    log(summary(page))
+    return api, page
+
+
+def main() -> int:
+    args = _arguments()
+    env = _environment(args)
 
     use_wrk = args.client == "wrk" and shutil.which("wrk") is not None
     if args.client == "wrk" and not use_wrk:
@@ -355,69 +434,10 @@ def main() -> int:
         )
 
         log(f"gunicorn on 127.0.0.1:{args.port} ({args.workers} {args.worker_class} workers × {args.threads} threads)")
-        gunicorn = subprocess.Popen(
-            [
-                str(Path(PYTHON).parent / "gunicorn"),
-                "campaign.wsgi",
-                "--bind",
-                f"127.0.0.1:{args.port}",
-                "--workers",
-                str(args.workers),
-                "--threads",
-                str(args.threads),
-                "--worker-class",
-                args.worker_class,
-                "--keep-alive",
-                "30",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-        )
+        gunicorn = _gunicorn_start(args, env)
         wait_until_up(args.port, gunicorn)
         cache_flush(args.cache_url)
-        rng = random.Random(1)
-
-        def api_request():
-            member_id = f"M{rng.randint(1, args.members):07d}"
-            return f"/api/v1/members/{member_id}/progress", f"Authorization: Token {token}\r\n", b'"courses"'
-
-        def page_request():
-            return "/stamps/", f"Cookie: sessionid={rng.choice(session_keys)}\r\n", b'id="stamp-card"'
-
-        # Warm up every worker (imports, connections) before measuring.
-        drive(args.port, api_request, seconds=2, clients=args.clients)
-        client = "wrk" if use_wrk else "the asyncio client"
-        log(f"driving the progress API: {args.clients} clients, {args.seconds:g} s, {client}")
-        if use_wrk:
-            api = drive_wrk(args.port, "api", [token, str(args.members)], seconds=args.seconds, clients=args.clients)
-        else:
-            api = drive(args.port, api_request, seconds=args.seconds, clients=args.clients)
-        log(summary(api))
-
-        # Open each sample member's card once, as members do before they press 更新, right before
-        # the page is measured. (Opened before the API phase, all the cards, kept 60 s, expired
-        # together in the page phase's last seconds: that measured a re-render of every card at
-        # once, not the page.)
-        unopened = list(session_keys)
-
-        def each_card_once():
-            key = unopened.pop() if unopened else rng.choice(session_keys)
-            return "/stamps/", f"Cookie: sessionid={key}\r\n", b'id="stamp-card"'
-
-        while unopened:
-            drive(args.port, each_card_once, seconds=1, clients=args.clients)
-        log(f"driving the stamp card page: {args.clients} clients, {args.seconds:g} s, {client}")
-        if use_wrk:
-            with tempfile.NamedTemporaryFile("w", suffix=".sessions") as keys_file:
-                keys_file.write("\n".join(session_keys) + "\n")
-                keys_file.flush()
-                page = drive_wrk(args.port, "page", [keys_file.name], seconds=args.seconds, clients=args.clients)
-        else:
-            page = drive(args.port, page_request, seconds=args.seconds, clients=args.clients)
-        log(summary(page))
+        api, page = _measure(args, token, session_keys, use_wrk)
     finally:
         if gunicorn is not None:
             os.killpg(gunicorn.pid, signal.SIGTERM)

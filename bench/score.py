@@ -13,8 +13,10 @@ only those members, as the ingestion does. The last line is machine-readable:
 ``score_ratio`` is the full re-score's seconds over those of a COPY of the same transactions into an
 unindexed table, measured in the same run (``_copy_reference``): a figure that holds from machine to machine.
 
-``--jobs N`` runs the full re-scores as ``manage.py rescore --jobs N`` does: disjoint chunks of members
-in N processes, each with its own database connection (the incremental batch stays one process).
+``--jobs N`` runs the full re-scores as ``manage.py rescore --jobs N`` does, on Celery: the bench
+starts N solo workers on this machine (``--broker``, default redis://127.0.0.1:6379/15; Redis must
+run), sends N tasks of disjoint members and waits for them; without ``--jobs`` it scores in this
+process. The incremental batch is scored in this process either way.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from celery_workers import workers_start, workers_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/wesmo_bench_score"
@@ -119,65 +123,20 @@ def _generate(cursor, campaign_id: int, members: int, transactions: int) -> None
     print(f"generated {members} members, {transactions} transactions in {time.monotonic() - started:.1f} s")
 
 
-def main() -> int:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=200_000)
     parser.add_argument("--transactions", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=1000, help="transactions of the incremental batch")
     parser.add_argument("--reuse", action="store_true", help="keep the generated data of a previous run")
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="full re-scores in N processes (as `rescore --jobs N`); default 1"
-    )
-    args = parser.parse_args()
+    parser.add_argument("--jobs", type=int, default=1, help="full re-scores by N Celery workers (default 1: here)")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/15", help="the workers' broker (with --jobs)")
+    return parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL") or DEFAULT_URL
-    if not url.startswith("postgres"):
-        print("bench/score.py measures PostgreSQL: set DATABASE_URL=postgres://…", file=sys.stderr)
-        return 2
-    os.environ["DATABASE_URL"] = url
-    os.environ.pop("CELERY_BROKER_URL", None)  # score inline: this measures the engine, not a queue
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign.settings")
-    sys.path.insert(0, str(ROOT))
-    _database_ensure(url)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--noinput"], cwd=ROOT, check=True)
-    subprocess.run([sys.executable, "manage.py", "load_campaign"], cwd=ROOT, check=True, capture_output=True)
 
-    import django
-
-    django.setup()
-    from django.db import connection
-
-    from campaign.models import Campaign, Transaction
-    from missions.models import LedgerLine, Stamp, StampCard
+def _incremental(connection, campaign, args) -> tuple[float, int]:
+    """1,000 new payments of random members, scored as a push's task would: (seconds, members)."""
     from missions.services import members_score
-
-    def full_rescore():
-        return members_score(campaign=campaign)
-
-    campaign = Campaign.objects.current()
-    with connection.cursor() as cursor:
-        count = Transaction.objects.filter(campaign=campaign).count()
-        if not args.reuse or count == 0:
-            _generate(cursor, campaign.pk, args.members, args.transactions)
-        for table in ("missions_ledgerline", "missions_stamp", "missions_stampcard"):
-            cursor.execute(f"TRUNCATE {table}")
-        cursor.execute("DELETE FROM campaign_transaction WHERE transaction_id LIKE 'INC-%%'")
-    transactions = Transaction.objects.filter(campaign=campaign).count()
-    members = Transaction.objects.filter(campaign=campaign).values("member_id").distinct().count()
-
-    connection.ensure_connection()
-    copy_s = _copy_reference(connection)
-    started = time.monotonic()
-    full = full_rescore()
-    full_s = time.monotonic() - started
-    print(
-        f"full re-score: {full.members_scored} members, {full.awards} awards, "
-        f"{Stamp.objects.count()} stamps, {StampCard.objects.count()} cards in {full_s:.2f} s "
-        f"({args.jobs} process{'es' if args.jobs > 1 else ''})"
-    )
-    started = time.monotonic()
-    again = full_rescore()
-    print(f"second full re-score (nothing changes: {again.awards} awards): {time.monotonic() - started:.2f} s")
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -191,8 +150,71 @@ def main() -> int:
         touched = sorted({row[0] for row in cursor.fetchall()})
     started = time.monotonic()
     incremental = members_score(campaign=campaign, member_ids=touched)
-    incremental_s = time.monotonic() - started
-    print(f"incremental: {args.batch} transactions, {incremental.members_scored} members in {incremental_s:.2f} s")
+    return time.monotonic() - started, incremental.members_scored
+
+
+def main() -> int:
+    args = _arguments()
+    url = os.environ.get("DATABASE_URL") or DEFAULT_URL
+    if not url.startswith("postgres"):
+        print("bench/score.py measures PostgreSQL: set DATABASE_URL=postgres://…", file=sys.stderr)
+        return 2
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign.settings")
+    if args.jobs > 1:
+        os.environ["CELERY_BROKER_URL"] = args.broker
+    else:
+        os.environ.pop("CELERY_BROKER_URL", None)  # score inline in this process
+    sys.path.insert(0, str(ROOT))
+    _database_ensure(url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--noinput"], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "manage.py", "load_campaign"], cwd=ROOT, check=True, capture_output=True)
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from campaign.models import Campaign, Transaction
+    from missions.management.commands.rescore import rescore_group
+    from missions.models import LedgerLine, Stamp, StampCard
+    from missions.services import members_score
+
+    def full_rescore():
+        if args.jobs > 1:
+            return rescore_group(campaign=campaign, jobs=args.jobs)
+        return members_score(campaign=campaign)
+
+    campaign = Campaign.objects.current()
+    with connection.cursor() as cursor:
+        count = Transaction.objects.filter(campaign=campaign).count()
+        if not args.reuse or count == 0:
+            _generate(cursor, campaign.pk, args.members, args.transactions)
+        for table in ("missions_ledgerline", "missions_stamp", "missions_stampcard", "missions_scoringdue"):
+            cursor.execute(f"TRUNCATE {table}")
+        cursor.execute("DELETE FROM campaign_transaction WHERE transaction_id LIKE 'INC-%%'")
+    transactions = Transaction.objects.filter(campaign=campaign).count()
+    members = Transaction.objects.filter(campaign=campaign).values("member_id").distinct().count()
+
+    connection.ensure_connection()
+    copy_s = _copy_reference(connection)
+    workers = workers_start(dict(os.environ), count=args.jobs) if args.jobs > 1 else []
+    try:
+        started = time.monotonic()
+        full = full_rescore()
+        full_s = time.monotonic() - started
+        print(
+            f"full re-score: {full.members_scored} members, {full.awards} awards, "
+            f"{Stamp.objects.count()} stamps, {StampCard.objects.count()} cards in {full_s:.2f} s "
+            f"({args.jobs} worker{'s' if args.jobs > 1 else ''})"
+        )
+        started = time.monotonic()
+        again = full_rescore()
+        print(f"second full re-score (nothing changes: {again.awards} awards): {time.monotonic() - started:.2f} s")
+    finally:
+        workers_stop(workers)
+    incremental_s, touched = _incremental(connection, campaign, args)
+    print(f"incremental: {args.batch} transactions, {touched} members in {incremental_s:.2f} s")
     print(f"ledger lines: {LedgerLine.objects.count()}")
     per_million = full_s / transactions * 1_000_000 if transactions else 0.0
     print(

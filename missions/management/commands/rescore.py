@@ -8,9 +8,8 @@ from celery import group
 from django.core.management.base import BaseCommand, CommandError
 
 from campaign.celery import app
-from campaign.models import Campaign, Entry, Member, Transaction, VideoView
-from missions.models import StampCard
-from missions.services import ScoreResult, members_score
+from campaign.models import Campaign, Member
+from missions.services import ScoreResult, members_of_campaign, members_score
 from missions.tasks import members_score_task
 
 
@@ -56,10 +55,7 @@ class Command(BaseCommand):
 
 def rescore_group(*, campaign: Campaign, jobs: int) -> ScoreResult:
     """The full re-score as a Celery group of ``jobs`` disjoint member chunks, waited for; the sum of theirs."""
-    ids: set[str] = set()
-    for model in (Transaction, Entry, VideoView, StampCard):
-        ids.update(model.objects.filter(campaign=campaign).values_list("member_id", flat=True).distinct())
-    listed = sorted(ids)
+    listed = members_of_campaign(campaign)
     size = max(1, -(-len(listed) // jobs))
     chunks = [listed[start : start + size] for start in range(0, len(listed), size)]
     job = group(members_score_task.s(campaign.pk, chunk) for chunk in chunks)
