@@ -235,45 +235,36 @@ def test_the_running_import_says_how_many_parts_are_stored(tmp_path, in_campaign
     assert said == [""] + [f"File read and checked; {n} of 4 parts stored." for n in range(1, 4)]
 
 
-def _import_in_a_daemonic_process(path: str, scoring: str, done) -> None:
-    from campaign.models import Campaign
+@pytest.fixture
+def daemonic():
+    """This process as a Celery worker's pool process: daemonic, so starting a child process fails."""
+    import multiprocessing
 
-    try:
-        campaign = Campaign.objects.current()
-        batch = import_batch_run(batch=import_batch_create(campaign=campaign, path=path), path=path, scoring=scoring)
-        done.put((batch.status, batch.accepted, batch.message))
-    except BaseException as exc:  # the parent's assertion shows it
-        done.put(("crashed", 0, f"{type(exc).__name__}: {exc}"))
-    finally:
-        from django.db import connections
-
-        connections.close_all()
+    config = multiprocessing.current_process()._config
+    before = config.get("daemon", False)
+    config["daemon"] = True
+    yield
+    config["daemon"] = before
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("scoring", ["now", "later"])
 def test_an_import_runs_in_a_daemonic_process_as_a_celery_worker_s(
-    tmp_path, in_campaign, postgres_only, small_parts, scoring
+    tmp_path, in_campaign, postgres_only, small_parts, scoring, daemonic
 ):
-    """A Celery worker's pool process is daemonic (it may not fork): the import forks nothing and
-    scores through the tasks, inline here."""
+    """A Celery worker's pool process is daemonic (it may not have children): the import starts no
+    process of its own and scores through the tasks, inline here."""
     import multiprocessing
-
-    from django.db import connections
 
     from missions.models import StampCard
 
+    with pytest.raises(AssertionError, match="daemonic"):  # the guard is on: a fork pool would fail
+        multiprocessing.get_context("fork").Process(target=print).start()
     rows = [_pay(f"T{n:02d}", f"M{n % 9}") for n in range(30)]
     path = _file(tmp_path, rows)
-    connections.close_all()  # the child opens its own
-    context = multiprocessing.get_context("fork")
-    done = context.Queue()
-    child = context.Process(target=_import_in_a_daemonic_process, args=(str(path), scoring, done), daemon=True)
-    child.start()
-    status, accepted, message = done.get(timeout=60)
-    child.join(timeout=60)
-    assert (status, accepted) == (ImportStatus.DONE, 30), message
+    batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring=scoring)
+    assert (batch.status, batch.accepted) == (ImportStatus.DONE, 30), batch.message
     assert Transaction.objects.count() == 30
     assert StampCard.objects.count() == 9  # scored at once, or by the (inline) queued tasks
 
