@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import compress_sequence
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -228,6 +229,13 @@ class ImportBatchAdmin(admin.ModelAdmin):
                 )
 
         charset = "Windows-31J" if encoding == "cp932" else "utf-8"
-        response = StreamingHttpResponse(lines(), content_type=f"text/csv; charset={charset}")
+        # A report of 500,000 rejected rows is 225 MB of CSV and a tenth of it compressed: sent gzipped
+        # to a browser that takes it (every browser does), which saves it uncompressed.
+        gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+        body = compress_sequence(lines()) if gzipped else lines()
+        response = StreamingHttpResponse(body, content_type=f"text/csv; charset={charset}")
         response["Content-Disposition"] = f'attachment; filename="import-{batch.pk}-rejected.csv"'
+        response["Vary"] = "Accept-Encoding"
+        if gzipped:
+            response["Content-Encoding"] = "gzip"
         return response

@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from openpyxl.worksheet import _reader as sheet_reader
 
 from campaign.imports.checking import COLUMNS, JAPANESE_COLUMNS, REQUIRED_COLUMNS, text_of
 
@@ -31,6 +32,19 @@ from campaign.imports.checking import COLUMNS, JAPANESE_COLUMNS, REQUIRED_COLUMN
 XLSX_MAX_UNCOMPRESSED = 4 * 1024**3
 XLSX_MAX_RATIO = 200
 _CHUNK = 1024 * 1024
+
+
+_number_cast = sheet_reader._cast_number
+
+
+def _number_or_text(value: str):
+    """A sheet's number as openpyxl reads it, but one too long for ``int()`` (4,300 digits and more)
+    stays text: the row check then refuses that one row ("too large") instead of the whole file."""
+    return value if len(value) > 40 else _number_cast(value)
+
+
+# openpyxl casts each numeric cell with this module function while it streams a sheet (read-only mode).
+sheet_reader._cast_number = _number_or_text
 
 
 class FileRefused(Exception):

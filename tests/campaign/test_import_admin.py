@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import re
 
@@ -148,3 +149,15 @@ def test_the_error_report_can_be_corrected_and_imported_again(
     assert (fixed.accepted, fixed.rejected) == (1, 0)
     assert any("line" in warning for warning in fixed.warnings)
     assert Transaction.objects.get(transaction_id="T2").amount == 800
+
+
+def test_the_error_report_is_sent_gzipped_to_a_browser_that_takes_it(
+    admin_client, in_campaign, django_capture_on_commit_callbacks
+):
+    upload(admin_client, capture=django_capture_on_commit_callbacks)
+    batch = ImportBatch.objects.get()
+    url = f"/admin/campaign/importbatch/{batch.pk}/rejected.csv"
+    plain = b"".join(admin_client.get(url).streaming_content)
+    zipped = admin_client.get(url, HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert zipped["Content-Encoding"] == "gzip" and "Accept-Encoding" in zipped["Vary"]
+    assert gzip.decompress(b"".join(zipped.streaming_content)) == plain

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import sys
 from datetime import timedelta
 
 import pytest
@@ -62,6 +63,27 @@ def test_a_4400_digit_amount_in_an_xlsx_is_one_rejected_row(tmp_path, in_campaig
     path = tmp_path / "huge.xlsx"
     workbook.save(path)
     _assert_one_row_each_too_large(run(path))
+
+
+def test_a_4400_digit_number_cell_in_an_xlsx_is_one_rejected_row_not_a_refused_file(tmp_path, in_campaign):
+    """A spreadsheet can hold the digits as a number cell: openpyxl's int() of it raised, refusing the file."""
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet()
+    sheet.append(HEADER)
+    sheet.append(["T-OK", "M1", "charge", 1000, None, "", "2026-03-06 07:30:00"])
+    huge = int("9" * 4400, base=16)  # a base-16 parse has no digit limit; its decimal text is ~5,300 digits
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # only for writing the test's file: the portal never lifts the limit
+    try:
+        sheet.append(["T-HUGE", "M1", "charge", huge, None, "", "2026-03-06 07:31:00"])
+        path = tmp_path / "huge-number.xlsx"
+        workbook.save(path)
+    finally:
+        sys.set_int_max_str_digits(limit)
+    out = run(path)
+    assert "rows=2 accepted=1 duplicates=0 rejected=1" in out
+    assert "T-HUGE" in out and "too large" in out
 
 
 def test_an_xlsx_with_more_sheet_xml_than_the_cap_is_refused_with_a_clear_message(tmp_path, in_campaign, settings):
