@@ -56,6 +56,7 @@ def test_an_upload_runs_the_import_and_shows_progress_summary_and_error_report(
     assert page.status_code == 200
     assert "<progress" in html and "rejected.csv" in html
     assert not re.findall(r'<script[^>]+src="(?:https?:)?//', html)  # no CDN: the page's script is local
+    assert "<script>" not in html and "backoffice/import-progress.js" in html  # a file the CSP allows
 
     progress = admin_client.get(f"/admin/campaign/importbatch/{batch.pk}/progress.json").json()
     assert progress["status"] == "done" and progress["finished"] is True
