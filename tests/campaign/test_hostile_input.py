@@ -128,3 +128,15 @@ def test_with_no_campaign_running_the_api_answers_404_not_500(system_client, db,
     response = getattr(system_client, method)(url, body, format="json") if method == "post" else system_client.get(url)
     assert response.status_code == 404
     assert response.json()["detail"] == "No campaign is running."
+
+
+# A tab before the id is stripped as spaces are: what remains is judged.
+@pytest.mark.parametrize("member_id", ['=HYPERLINK("http://x")', "+cmd|'/Ccalc'!A0", "-1+1", "@SUM(1+1)", "\t=1+1"])
+def test_formula_shaped_ids_are_refused_in_a_push_and_the_rest_stored(system_client, in_campaign, member_id):
+    good = {"transaction_id": "OK-1", "member_id": "M1", "type": "charge", "amount": 1000}
+    good["occurred_at"] = "2026-03-05T10:00:00+09:00"
+    bad = {**good, "transaction_id": "BAD-1", "member_id": member_id}
+    answer = system_client.post("/api/v1/transactions", {"transactions": [bad, good]}, format="json").json()
+    assert (answer["accepted"], [r["index"] for r in answer["rejected"]]) == (1, [0])
+    assert "member_id" in answer["rejected"][0]["errors"]
+    assert list(Member.objects.values_list("member_id", flat=True)) == ["M1"]

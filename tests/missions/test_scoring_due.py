@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
 
+from campaign.models import Member
+from missions.engine import ScoreResult
 from missions.models import ScoringDue
 from missions.services import members_score, scoring_due_mark, scoring_due_oldest, scoring_lag_seconds
 from tests.missions.factories import EntryFactory, cleared_codes, pay
@@ -48,3 +51,29 @@ def test_a_dry_run_leaves_the_members_due(in_campaign):
     scoring_due_mark(campaign_id=in_campaign.pk, member_ids=[member.pk])
     members_score(campaign=in_campaign, member_ids=[member.pk], dry_run=True)
     assert ScoringDue.objects.filter(member_id=member.pk).exists()
+
+
+def test_an_import_whose_scoring_was_lost_is_scored_by_the_sweep_not_by_importing_it_again(
+    in_campaign, tmp_path, monkeypatch, clock
+):
+    """Issue 18 §6: the import's processes killed after its rows were stored; importing the file again
+    finds only duplicates, so only the members kept due by the import's own transaction get them scored."""
+    from django.core.management import call_command
+
+    from missions import tasks
+
+    EntryFactory(member__member_id="M-LOST")
+    path = tmp_path / "lost.csv"
+    path.write_text(
+        "transaction_id,member_id,type,amount,occurred_at\nLOST-1,M-LOST,charge,100000,2026-03-05 10:00:00\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(tasks, "members_score", lambda **kwargs: ScoreResult())  # the scoring is lost
+    call_command("import_transactions", str(path), stdout=io.StringIO())
+    call_command("import_transactions", str(path), stdout=io.StringIO())  # only duplicates: nothing new
+    monkeypatch.undo()
+    member = Member.objects.get(member_id="M-LOST")
+    assert cleared_codes(member) == set()
+    clock("2026-03-15 12:05")
+    assert tasks.scoring_due_sweep() == 1
+    assert {"mania-10", "mania-9", "mania-7", "casual-1"} <= cleared_codes(member)
