@@ -11,9 +11,9 @@
     if (!value) return;
     var ends = Date.parse(box.dataset.endsAt), offset = Date.parse(box.dataset.now) - Date.now();
     function tick() {
-      var left = Math.max(0, ends - (Date.now() + offset));
-      var days = Math.floor(left / 86400000), hours = Math.floor((left % 86400000) / 3600000);
-      var minutes = Math.floor((left % 3600000) / 60000);
+      /* Whole minutes left, rounded up: at 12:00:00.001 the period has 16 days 12 hours to go, as it reads. */
+      var left = Math.ceil(Math.max(0, ends - (Date.now() + offset)) / 60000);
+      var days = Math.floor(left / 1440), hours = Math.floor((left % 1440) / 60), minutes = left % 60;
       value.textContent = english
         ? days + (days === 1 ? " day " : " days ") + hours + " h " + minutes + " min"
         : days + "日 " + hours + "時間 " + minutes + "分";
