@@ -309,16 +309,7 @@ class StampCardAdmin(_ReadOnlyAdmin):
     ]
     list_filter = ["entered", "lottery_eligible", StampsClearedFilter]
     search_fields = ["member__member_id"]
-    fields = [
-        "member_column",
-        "campaign_column",
-        "entered",
-        "stamps_cleared",
-        "points_limited",
-        "points_basic",
-        "lottery_eligible",
-        "scored_at",
-    ]
+    fields = list_display
     readonly_fields = fields
 
 
