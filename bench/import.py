@@ -38,7 +38,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from celery_workers import worker_peak, workers_start, workers_stop
+from support import database_fresh, worker_peak, workers_start, workers_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -212,14 +212,7 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": dsn, "PORTAL_NOW": PORTAL_NOW, "DJANGO_SETTINGS_MODULE": "campaign.settings"}
     env["CELERY_BROKER_URL"] = args.broker
     env["PORTAL_LOG_LEVEL"] = "WARNING"
-
-    import psycopg
-
-    with psycopg.connect(f"postgresql://postgres@{args.host}:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.db}"')
-    for command in (["migrate", "--noinput", "-v", "0"], ["load_campaign"]):
-        subprocess.run([PYTHON, "manage.py", *command], env=env, cwd=ROOT, check=True, capture_output=True)
+    database_fresh(host=args.host, name=args.db, env=env)
 
     path = Path(f"/tmp/wesmo-bench-import-{args.rows}.csv")  # noqa: S108 (a benchmark's scratch file)
     started = time.perf_counter()

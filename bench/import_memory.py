@@ -24,6 +24,8 @@ import time
 import zipfile
 from pathlib import Path
 
+from support import database_fresh
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 HEADER = ["transaction_id", "member_id", "type", "amount", "points_used", "merchant_code", "occurred_at"]
@@ -47,17 +49,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
 
-    import psycopg
-
     dsn = f"postgresql://postgres@{args.host}:5432/{args.db}"
     env = {**os.environ, "DATABASE_URL": dsn, "PORTAL_NOW": "2026-03-20T12:00:00+09:00"}
     env.pop("CELERY_BROKER_URL", None)  # --no-score: no task is sent
     env["PORTAL_LOG_LEVEL"] = "WARNING"
-    with psycopg.connect(f"postgresql://postgres@{args.host}:5432/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{args.db}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{args.db}"')
-    for command in (["migrate", "--noinput", "-v", "0"], ["load_campaign"]):
-        subprocess.run([PYTHON, "manage.py", *command], env=env, cwd=ROOT, check=True, capture_output=True)
+    database_fresh(host=args.host, name=args.db, env=env)
 
     path = Path(f"/tmp/wesmo-bench-import-memory-{args.rows}.xlsx")  # noqa: S108 (a benchmark's scratch file)
     started = time.perf_counter()

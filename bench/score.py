@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from celery_workers import workers_start, workers_stop
+from support import workers_start, workers_stop
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/wesmo_bench_score"

@@ -339,16 +339,7 @@ class LedgerLineAdmin(_ReadOnlyAdmin):
     list_filter = ["kind", "point_type", RewardFilter, ("export", admin.EmptyFieldListFilter)]
     search_fields = ["member__member_id"]
     list_select_related = ["export", "mission"]
-    fields = [
-        "member_column",
-        "reward_column",
-        "kind",
-        "points",
-        "point_type",
-        "occurred_at",
-        "created_at",
-        "export_column",
-    ]
+    fields = list_display[1:]  # the columns but the line's id
     readonly_fields = fields
 
     @admin.display(description=_("reward"), ordering="reward")

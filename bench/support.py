@@ -1,4 +1,4 @@
-"""Celery workers for the benches: started on this machine, pinged until they answer, measured, stopped.
+"""What the benches share: a fresh database with the campaign loaded, and Celery workers.
 
 The scoring runs on Celery workers as in production; a bench starts them (``--pool solo``: one
 process each, so N workers use N cores), waits until each answers a ping, and stops them at the end.
@@ -13,6 +13,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+
+
+def database_fresh(*, host: str, name: str, env: dict[str, str]) -> None:
+    """Drop and create the bench's own database, migrate it and load the campaign (``env`` names it)."""
+    import psycopg
+
+    with psycopg.connect(f"postgresql://postgres@{host}:5432/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    for command in (["migrate", "--noinput", "-v", "0"], ["load_campaign"]):
+        subprocess.run([PYTHON, "manage.py", *command], env=env, cwd=ROOT, check=True, capture_output=True)
 
 
 def workers_start(env: dict[str, str], count: int) -> list[subprocess.Popen]:
