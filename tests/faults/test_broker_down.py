@@ -70,8 +70,10 @@ def test_an_admin_upload_while_the_broker_is_down_is_imported_and_scored_once_it
     assert response.status_code == 302
     assert admin_client.get(response["Location"]).status_code == 200
     batch = ImportBatch.objects.get()
-    wait_for(lambda: ImportBatch.objects.get(pk=batch.pk).status == ImportStatus.DONE, seconds=30, what="the import")
+    finished = (ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.REFUSED)
+    wait_for(lambda: ImportBatch.objects.get(pk=batch.pk).status in finished, seconds=30, what="the import's end")
     batch.refresh_from_db()
+    assert batch.status == ImportStatus.DONE, batch.message
     assert (batch.accepted, batch.duplicates, batch.rejected) == (120, 0, 0)
     assert Transaction.objects.count() == 120 and ScoringDue.objects.count() == 40
     _scored_after_the_broker_returns(own_broker, in_campaign, 40)
