@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 
-from celery import Task
+from celery import Signature, Task
 from django.db import transaction
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
@@ -28,11 +28,16 @@ def task_enqueue(task: Task, *args) -> bool:
     if task.app.conf.task_always_eager:
         task.apply_async(args)
         return True
+    return signature_enqueue(task.s(*args))
+
+
+def signature_enqueue(signature: Signature) -> bool:
+    """Send a task signature or a group to the broker; False (logged, counted) when the broker refuses it."""
     try:
-        task.apply_async(args)
+        signature.apply_async()
     except BROKER_ERRORS as exc:
         counter_add("broker_enqueue_failures")
-        log.error("the broker refused task %s (%s): %s", task.name, type(exc).__name__, exc)
+        log.error("the broker refused %s (%s): %s", signature, type(exc).__name__, exc)
         return False
     return True
 

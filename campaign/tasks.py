@@ -12,6 +12,7 @@ from campaign.celery import app
 from campaign.imports.batches import import_batch_run as import_batch_run_service
 from campaign.imports.batches import imports_stale_fail as imports_stale_fail_service
 from campaign.models import ImportBatch
+from campaign.queueing import task_enqueue
 
 
 @shared_task(acks_late=True, max_retries=3, autoretry_for=(OperationalError,), retry_backoff=True)
@@ -29,7 +30,18 @@ def import_start(batch_id: int) -> None:
     if app.conf.task_always_eager and settings.PORTAL_IMPORT_THREAD:
         transaction.on_commit(lambda: import_thread_start(batch_id))
     else:
-        import_batch_run.delay_on_commit(batch_id)
+        transaction.on_commit(lambda: _import_send(batch_id))
+
+
+def _import_send(batch_id: int) -> None:
+    """Send the import to a worker; when the broker refuses it, run it on a thread here instead.
+
+    Not ``delay_on_commit``: with Redis down, kombu's error escaped after the upload committed, the
+    admin got a server error and the batch stayed "waiting" forever, its file never imported. On a
+    thread the records are stored now; their scoring waits, due, for the sweep (tests/faults).
+    """
+    if not task_enqueue(import_batch_run, batch_id):
+        import_thread_start(batch_id)
 
 
 def import_thread_start(batch_id: int) -> threading.Thread:

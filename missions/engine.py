@@ -133,7 +133,9 @@ class _Chunk:
     def rows_insert(self, table: str, rows: list[tuple]) -> None:
         """Rows into a temporary table: COPY on PostgreSQL (50,000 ids in milliseconds), executemany on SQLite."""
         if self.postgresql:
-            with self.cursor.cursor.copy(f"COPY {table} FROM STDIN") as copy:
+            # psycopg's own COPY, outside Django's cursor: wrapped, its errors are Django's (a connection
+            # ended mid-COPY is the OperationalError members_score_task retries, not a failure for good).
+            with connection.wrap_database_errors, self.cursor.cursor.copy(f"COPY {table} FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         elif rows:

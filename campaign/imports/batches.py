@@ -29,6 +29,7 @@ from campaign.imports.checking import Window, errors_reason, record_check
 from campaign.imports.merging import Stage, stage_merge
 from campaign.imports.reading import FileRefused, RowSource, file_open, raw_row, row_values
 from campaign.models import Campaign, ImportBatch, ImportRejection, ImportStatus
+from campaign.queueing import signature_enqueue
 from campaign.services import CLOCK_SKEW
 from missions.services import SCORE_CHUNK, full_chunk_size
 from missions.tasks import members_score_task
@@ -295,7 +296,10 @@ class _Scoring:
         elif self.mode == "now":
             self.sent.append(job.apply_async(ignore_result=False))
         else:
-            job.apply_async()
+            # A broker that is down must not fail the import after this slice was stored (the rest of
+            # the file would be lost with it): the slice's members were marked due in its transaction,
+            # and the sweep scores them once the broker is back (issue 17, tests/faults).
+            signature_enqueue(job)
 
     def wait(self) -> None:
         for result in self.sent:
