@@ -18,6 +18,8 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import BasePermission
 
+from campaign.prepared import prepared_cursor
+
 SYSTEM_CLIENTS_GROUP = "system-clients"
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
@@ -53,7 +55,7 @@ class SystemTokenAuthentication(TokenAuthentication):
             f"FROM {User._meta.db_table} u JOIN {Token._meta.db_table} t ON t.user_id = u.{pk} "
             f"WHERE t.key = %s"
         )
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(sql, [SYSTEM_CLIENTS_GROUP, key])
             row = cursor.fetchone()
         if row is None:

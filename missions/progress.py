@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection
-
 from campaign.env import JST
 from campaign.models import Campaign
+from campaign.prepared import prepared_cursor
 from missions.models import Course, Mission
 
 
@@ -118,7 +117,7 @@ def _moment(value: datetime | str | None) -> datetime | None:
 def progress_build(*, campaign: Campaign, member_id: str) -> dict:
     structure = _structure(campaign)
     courses, missions = structure.courses, structure.missions
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_MEMBER_SQL, {"campaign": campaign.pk, "member": member_id})
         rows = cursor.fetchall()
     stamps: dict[int, tuple[int, bool, datetime | None]] = {}
