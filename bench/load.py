@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -210,7 +211,8 @@ def drive_wrk(port: int, mode: str, args: list[str], *, seconds: float, clients:
 def summary(result: dict) -> str:
     return (
         f"  {result['requests']:,} requests, {result['rps']:.0f}/s, "
-        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms"
+        f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms; "
+        f"server CPU per request: Python {result['python_ms']:.2f} ms, PostgreSQL {result['postgres_ms']:.2f} ms"
     )
 
 
@@ -307,20 +309,61 @@ def _gunicorn_start(args: argparse.Namespace, env: dict[str, str]) -> subprocess
     )
 
 
-def _cards_open(port: int, session_keys: list[str]) -> None:
-    """Open each sample member's card once, as members do before they press 更新 (refresh)."""
-    for key in session_keys:
+def _cards_open(port: int, session_keys: list[str], clients: int) -> None:
+    """Open each sample member's card once, as members do before they press 更新 (refresh), ``clients`` at a time."""
+
+    def open_card(key: str) -> None:
         request = urllib.request.Request(f"http://127.0.0.1:{port}/stamps/", headers={"Cookie": f"sessionid={key}"})
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310 (loopback)
             answer.read()
 
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(open_card, session_keys))
 
-def _measure(args: argparse.Namespace, token: str, session_keys: list[str]) -> dict[str, dict]:
-    """The floor, the progress API, then the stamp card page, each under ``args.clients`` clients."""
+
+def _cpu_ms(pids: set[int]) -> float:
+    """CPU time (user + system) the processes have used so far, in ms (Linux's /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(gunicorn: subprocess.Popen, database: str) -> tuple[set[int], set[int]]:
+    """The gunicorn workers and the PostgreSQL backends serving the bench's database."""
+    import psycopg
+
+    workers = Path(f"/proc/{gunicorn.pid}/task/{gunicorn.pid}/children").read_text().split()
+    with psycopg.connect(f"{PG_SERVER}/{database}", autocommit=True) as conn:
+        backends = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return {int(w) for w in workers}, {b[0] for b in backends}
+
+
+def _measure(
+    args: argparse.Namespace, gunicorn: subprocess.Popen, token: str, session_keys: list[str]
+) -> dict[str, dict]:
+    """The floor, the progress API, then the stamp card page, each under ``args.clients`` clients.
+
+    Each phase also reports the server's CPU per request, Python (gunicorn's workers) and
+    PostgreSQL (the backends of the bench's database): on a shared machine, where requests/s
+    follow the neighbours' load, the CPU a request costs is what the server's own work is.
+    """
     members = str(args.members)
 
     def run(mode: str, extra: list[str], seconds: float) -> dict:
-        return drive_wrk(args.port, mode, extra, seconds=seconds, clients=args.clients)
+        workers, backends = _server_pids(gunicorn, args.database)
+        python, postgres = _cpu_ms(workers), _cpu_ms(backends)
+        result = drive_wrk(args.port, mode, extra, seconds=seconds, clients=args.clients)
+        new = _server_pids(gunicorn, args.database)[1] - backends  # counted whole: opened in the phase
+        result["python_ms"] = (_cpu_ms(workers) - python) / max(1, result["requests"])
+        result["postgres_ms"] = (_cpu_ms(backends) - postgres + _cpu_ms(new)) / max(1, result["requests"])
+        return result
 
     # Warm up every worker and thread (imports, connections, the kept campaign) before measuring.
     run("floor", [members], 2)
@@ -334,7 +377,7 @@ def _measure(args: argparse.Namespace, token: str, session_keys: list[str]) -> d
     log(summary(results["api"]))
     # Right before the page phase: opened before the API phase, all the cards, kept 60 s, expired
     # together in the page phase's last seconds, which measured a re-render of every card at once.
-    _cards_open(args.port, session_keys)
+    _cards_open(args.port, session_keys, args.clients)
     log(f"driving the stamp card page: {args.clients} clients, {args.seconds:g} s")
     with tempfile.NamedTemporaryFile("w", suffix=".sessions") as keys_file:
         keys_file.write("\n".join(session_keys) + "\n")
@@ -350,6 +393,11 @@ def _report(results: dict[str, dict]) -> int:
     for error in [e for r in results.values() for e in r["errors"]][:10]:
         log(f"error: {error}")
     api_ratio, page_ratio = api["rps"] / floor["rps"], page["rps"] / floor["rps"]
+    cpu = {name: r["python_ms"] + r["postgres_ms"] for name, r in results.items()}
+    log(
+        f"server CPU per request: floor {cpu['floor']:.2f} ms, API {cpu['api']:.2f} ms, page {cpu['page']:.2f} ms "
+        f"(as ratios: API {cpu['floor'] / cpu['api']:.2f}, page {cpu['floor'] / cpu['page']:.2f})"
+    )
     p99 = max(api["p99_ms"], page["p99_ms"])
     met = api_ratio >= 0.5 and page_ratio >= 0.35 and p99 <= 100 and not error_count
     log(
@@ -389,7 +437,7 @@ def main() -> int:
         gunicorn = _gunicorn_start(args, env)
         wait_until_up(args.port, gunicorn)
         cache_flush(args.cache_url)
-        results = _measure(args, token, session_keys)
+        results = _measure(args, gunicorn, token, session_keys)
     finally:
         if gunicorn is not None:
             os.killpg(gunicorn.pid, signal.SIGTERM)
