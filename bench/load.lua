@@ -1,6 +1,7 @@
--- wrk script of bench/load.py: GET the progress API for random members (system token) or the
--- stamp card page with random member sessions, check each answer, and print a JSON summary.
+-- wrk script of bench/load.py: GET the floor (bench/load_urls.py) or the progress API (system token)
+-- for random members, or the stamp card page with random member sessions, check each answer, and print a JSON summary.
 --
+--   wrk -t2 -c16 -d30s -s bench/load.lua http://127.0.0.1:8105 -- floor <members>
 --   wrk -t2 -c16 -d30s -s bench/load.lua http://127.0.0.1:8105 -- api <token> <members>
 --   wrk -t2 -c16 -d30s -s bench/load.lua http://127.0.0.1:8105 -- page <file of session keys>
 local threads = {}
@@ -16,7 +17,9 @@ bad, first_bad = 0, nil
 function init(args)
   mode = args[1]
   math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 100000)
-  if mode == "api" then
+  if mode == "floor" then
+    members, expect = tonumber(args[2]), '"member_id"'
+  elseif mode == "api" then
     token, members, expect = args[2], tonumber(args[3]), '"courses"'
   else
     sessions, expect = {}, 'id="stamp-card"'
@@ -27,7 +30,9 @@ function init(args)
 end
 
 function request()
-  if mode == "api" then
+  if mode == "floor" then
+    return wrk.format("GET", string.format("/bench/floor/M%07d", math.random(1, members)))
+  elseif mode == "api" then
     local path = string.format("/api/v1/members/M%07d/progress", math.random(1, members))
     return wrk.format("GET", path, { ["Authorization"] = "Token " .. token })
   end

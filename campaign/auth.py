@@ -11,12 +11,14 @@ import re
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import BasePermission
+
+from campaign.prepared import prepared_cursor
 
 SYSTEM_CLIENTS_GROUP = "system-clients"
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -36,27 +38,34 @@ class SystemTokenAuthentication(TokenAuthentication):
     """DRF's token authentication that also reads whether the token's user is a system client.
 
     One query instead of two on every system API call (the token with its user, then the group),
-    and plain SQL because compiling the equivalent queryset cost several times the query itself
-    (bench/load.py). The permission below finds the answer already on the user. Nothing is kept
-    between requests, so a deleted token or a user removed from the group is refused at once.
+    and plain SQL read into the user with ``from_db`` because compiling the equivalent queryset (or
+    a raw queryset) cost several times the query itself (bench/load.py). The permission below
+    finds the answer already on the user. Nothing is kept between requests, so a deleted token,
+    a deactivated user or a user removed from the group is refused on the next call.
     """
 
     def authenticate_credentials(self, key: str):
         User = get_user_model()
+        pk = User._meta.pk.column
         memberships = User.groups.through._meta.db_table
         sql = (
-            f"SELECT u.*, EXISTS("
+            f"SELECT u.{pk}, u.{User.USERNAME_FIELD}, u.is_active, EXISTS("
             f"  SELECT 1 FROM {memberships} m JOIN {Group._meta.db_table} g ON g.id = m.group_id"
-            f"  WHERE m.user_id = u.{User._meta.pk.column} AND g.name = %s) AS system_client "
-            f"FROM {User._meta.db_table} u JOIN {Token._meta.db_table} t ON t.user_id = u.{User._meta.pk.column} "
+            f"  WHERE m.user_id = u.{pk} AND g.name = %s) AS system_client "
+            f"FROM {User._meta.db_table} u JOIN {Token._meta.db_table} t ON t.user_id = u.{pk} "
             f"WHERE t.key = %s"
         )
-        user = next(iter(User.objects.raw(sql, [SYSTEM_CLIENTS_GROUP, key])), None)
-        if user is None:
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, [SYSTEM_CLIENTS_GROUP, key])
+            row = cursor.fetchone()
+        if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
+        # The fields an API call reads; any other (the password, the dates) loads if read.
+        user = User.from_db(connection.alias, [User._meta.pk.attname, User.USERNAME_FIELD, "is_active"], row[:3])
+        user.is_active = bool(user.is_active)  # SQLite answers 0/1
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
-        user._is_system_client = bool(user.system_client)
+        user._is_system_client = bool(row[3])
         token = Token.from_db(None, ["key", "user_id"], [key, user.pk])  # its "created" loads if read
         token.user = user
         return user, token

@@ -269,6 +269,7 @@ else:
 # box. `make run` (DJANGO_DEBUG=1) serves plain http. The tests turn it off (conftest.py).
 PORTAL_HTTPS = env_bool("PORTAL_HTTPS", not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
+SESSION_ENGINE = "campaign.sessions"  # Django's database sessions, read with plain SQL (campaign/sessions.py)
 SESSION_COOKIE_SECURE = PORTAL_HTTPS
 CSRF_COOKIE_SECURE = PORTAL_HTTPS
 SECURE_SSL_REDIRECT = PORTAL_HTTPS

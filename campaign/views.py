@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
@@ -32,6 +34,7 @@ from django.views.decorators.http import require_POST, require_safe
 from campaign import clock
 from campaign.imports.entries import entry_create, video_view_record
 from campaign.models import Campaign, Entry, EntrySource, Member, PointType, VideoView
+from campaign.prepared import prepared_cursor
 from campaign.services import Refused
 from campaign.templatetags.site import jst
 from lottery.services import lottery_public
@@ -62,7 +65,7 @@ def _get_member_for_user(request: HttpRequest, member_id: str | None = None) -> 
 
     The one place that maps a sign-in to a member: a WESTER ID SSO backend would change only this.
     """
-    member = getattr(request.user, "member", None) if request.user.is_authenticated else None
+    member = _member_or_none(request)
     if member is None:
         raise Http404(_("This sign-in is not linked to a Wesmo! member ID."))
     if member_id is not None and member_id != member.member_id:
@@ -71,9 +74,16 @@ def _get_member_for_user(request: HttpRequest, member_id: str | None = None) -> 
 
 
 def _member_or_none(request: HttpRequest) -> Member | None:
+    """The signed-in user's member (only its id loaded), read with plain SQL on every member page:
+    the ORM's query for ``request.user.member`` cost as much CPU as a whole minimal request (bench/load.py)."""
     if not request.user.is_authenticated:
         return None
-    return getattr(request.user, "member", None)
+    with prepared_cursor() as cursor:
+        cursor.execute(f"SELECT member_id FROM {Member._meta.db_table} WHERE user_id = %s", [request.user.pk])
+        row = cursor.fetchone()
+    return (
+        None if row is None else Member.from_db(connection.alias, ["member_id", "user_id"], [row[0], request.user.pk])
+    )
 
 
 def _seconds() -> float:
@@ -296,38 +306,63 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
 
 
 # Read on every stamp card view. Plain SQL because compiling the equivalent queryset (two
-# subqueries) cost more CPU than the rest of a page whose card is reused (bench/load.py).
+# subqueries) cost more CPU than the rest of a page whose card is reused (bench/load.py). The
+# draw's status and the member's outcome are part of it: a draw shows on the next view.
 _CARD_STATE_SQL = """
     SELECT c.entered, c.scored_at, c.stamps_cleared, c.points_limited, c.points_basic, c.lottery_eligible,
            (SELECT COUNT(*) FROM campaign_transaction t WHERE t.member_id = c.member_id),
-           (SELECT MAX(t.id) FROM campaign_transaction t WHERE t.member_id = c.member_id)
-    FROM missions_stampcard c WHERE c.campaign_id = %(campaign)s AND c.member_id = %(member)s
+           (SELECT MAX(t.id) FROM campaign_transaction t WHERE t.member_id = c.member_id),
+           d.status, de.outcome
+    FROM missions_stampcard c
+    LEFT JOIN lottery_draw d ON d.campaign_id = c.campaign_id
+    LEFT JOIN lottery_drawentrant de ON de.draw_id = d.id AND de.member_id = c.member_id
+    WHERE c.campaign_id = %(campaign)s AND c.member_id = %(member)s
 """
+# A kept page holds this instead of its forms' CSRF tokens; each answer gets the request's own.
+_CSRF_SLOT = "csrf-token-of-the-request"
+_CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
 
 
-def _stamp_card_html(request: HttpRequest, campaign: Campaign, member: Member) -> str:
-    """The card and the transactions, rendered; reused while nothing the card shows has changed.
+def _stamp_card_kept(request: HttpRequest, campaign: Campaign, member: Member, *, page: bool) -> str:
+    """The stamp card page (or, not ``page``, the card alone), reused while nothing it shows has changed.
 
     The key names what changes the card: the stamp card row the scoring engine rewrites (points,
-    stamps, entry, lottery eligibility) and the member's transactions (count and newest row).
-    What no key names (a marketing edit of a mission text, a lottery draw, a re-score after a
-    rule change) shows within STAMP_CARD_CACHE_SECONDS. A member who has not entered sees an
-    entry form with a CSRF token, so that card is never reused.
+    stamps, entry, lottery eligibility), the member's transactions (count and newest row), the
+    draw's status and the member's outcome, the language and the entry window; a page's key also
+    its address. What no key names (a marketing edit of a mission or campaign text, a re-score
+    after a rule change) shows within STAMP_CARD_CACHE_SECONDS. A kept page's forms get the
+    request's own CSRF token. Never reused: a member who has not entered (the entry form), a page
+    with messages to show or a query string (no key per made-up query).
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_CARD_STATE_SQL, {"campaign": campaign.pk, "member": member.member_id})
         state = cursor.fetchone()
-    key = None
+    card_key = page_key = None
     if state is not None and state[0]:
         fingerprint = hashlib.sha256(repr(state).encode()).hexdigest()[:24]
         window = _window_state(campaign, clock.now())
-        key = f"site:card:{campaign.pk}:{member.member_id}:{_language()}:{window}:{fingerprint}"
-        html = cache.get(key)
-        if html is not None:
-            return html
-    html = render_to_string("site/_stamp_card.html", _stamp_card_context(request, campaign, member), request=request)
-    if key is not None:
-        cache.set(key, html, STAMP_CARD_CACHE_SECONDS)
+        card_key = f"site:card:{campaign.pk}:{member.member_id}:{_language()}:{window}:{fingerprint}"
+        if page and not request.META.get("QUERY_STRING") and not messages.get_messages(request):
+            address = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:16]
+            page_key = f"{card_key}:page:{address}"
+    wanted = page_key if page else card_key
+    kept = cache.get(wanted) if wanted else None
+    if kept is not None:
+        return kept.replace(_CSRF_SLOT, get_token(request)) if page else kept
+    card = cache.get(card_key) if page and card_key else None
+    if card is None:
+        card = render_to_string(
+            "site/_stamp_card.html", _stamp_card_context(request, campaign, member), request=request
+        )
+        if card_key is not None:
+            cache.set(card_key, card, STAMP_CARD_CACHE_SECONDS)
+    if not page:
+        return card
+    html = render_to_string(
+        "site/stamp_card.html", {"campaign": campaign, "member": member, "card_html": card}, request=request
+    )
+    if page_key is not None:
+        cache.set(page_key, _CSRF_VALUE.sub(rf'\g<1>{_CSRF_SLOT}"', html), STAMP_CARD_CACHE_SECONDS)
     return html
 
 
@@ -336,8 +371,7 @@ def _stamp_card_html(request: HttpRequest, campaign: Campaign, member: Member) -
 def stamp_card(request: HttpRequest, member_id: str | None = None) -> HttpResponse:
     campaign = _current_campaign()
     member = _get_member_for_user(request, member_id)
-    card_html = _stamp_card_html(request, campaign, member)
-    return render(request, "site/stamp_card.html", {"campaign": campaign, "member": member, "card_html": card_html})
+    return HttpResponse(_stamp_card_kept(request, campaign, member, page=True))
 
 
 @login_required
@@ -346,7 +380,7 @@ def stamp_card_fragment(request: HttpRequest) -> HttpResponse:
     """The card and the transactions alone, for the 更新 (refresh) button."""
     campaign = _current_campaign()
     member = _get_member_for_user(request)
-    response = HttpResponse(_stamp_card_html(request, campaign, member))
+    response = HttpResponse(_stamp_card_kept(request, campaign, member, page=False))
     response["Cache-Control"] = "no-store"
     return response
 

@@ -1,6 +1,6 @@
 """The progress document of SPEC 3.5: what the stamp card and the system API show for one member.
 
-Built from the stored stamps, stamp card and ledger with a constant number of queries, so the
+Built from the stored stamps, stamp card and ledger with one query, so the
 stamp page answers in milliseconds whatever the member's history. Points are the ledger's
 sums (R10), never recomputed, so what the card shows is exactly the balance.
 """
@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection
-
 from campaign.env import JST
 from campaign.models import Campaign
+from campaign.prepared import prepared_cursor
 from missions.models import Course, Mission
 
 
@@ -84,24 +83,24 @@ def _structure(campaign: Campaign) -> _Structure:
     return structure
 
 
-# The member's rows, in three queries whatever the history. Plain SQL, because on this hot path
-# (every stamp card and every progress API call) compiling the equivalent ORM querysets cost more
-# CPU than the rest of the request (bench/load.py). The same SQL runs on PostgreSQL and SQLite.
-# Entry, stamp card, draw and draw entrant are unique per campaign and member: one row.
-_HEAD_SQL = """
-    SELECT e.entered_at, c.scored_at, c.lottery_eligible, d.status, de.outcome
+# The member's rows in one query whatever the history: its one-row facts, its stamps and its
+# ledger's sums, told apart by the first column (one round trip instead of three: on the hot path,
+# every stamp card and progress API call, each round trip cost as much as the rest of the request,
+# bench/load.py). Plain SQL, because compiling the equivalent ORM querysets cost more CPU than the
+# rest of the request. The same SQL runs on PostgreSQL and SQLite. Entry, stamp card, draw and draw
+# entrant are unique per campaign and member: one head row.
+_MEMBER_SQL = """
+    SELECT 'head', e.entered_at, c.scored_at, c.lottery_eligible, d.status, de.outcome, NULL, NULL
     FROM (SELECT 1 AS one) AS one
     LEFT JOIN campaign_entry e ON e.campaign_id = %(campaign)s AND e.member_id = %(member)s
     LEFT JOIN missions_stampcard c ON c.campaign_id = %(campaign)s AND c.member_id = %(member)s
     LEFT JOIN lottery_draw d ON d.campaign_id = %(campaign)s
     LEFT JOIN lottery_drawentrant de ON de.draw_id = d.id AND de.member_id = %(member)s
-"""
-_STAMPS_SQL = """
-    SELECT mission_id, progress, cleared, cleared_at FROM missions_stamp
+    UNION ALL
+    SELECT 'stamp', cleared_at, NULL, cleared, NULL, NULL, mission_id, progress FROM missions_stamp
     WHERE campaign_id = %(campaign)s AND member_id = %(member)s
-"""
-_LEDGER_SQL = """
-    SELECT reward, point_type, SUM(points) FROM missions_ledgerline
+    UNION ALL
+    SELECT 'ledger', NULL, NULL, NULL, reward, point_type, SUM(points), NULL FROM missions_ledgerline
     WHERE campaign_id = %(campaign)s AND member_id = %(member)s GROUP BY reward, point_type
 """
 
@@ -118,23 +117,21 @@ def _moment(value: datetime | str | None) -> datetime | None:
 def progress_build(*, campaign: Campaign, member_id: str) -> dict:
     structure = _structure(campaign)
     courses, missions = structure.courses, structure.missions
-    params = {"campaign": campaign.pk, "member": member_id}
-    with connection.cursor() as cursor:
-        cursor.execute(_HEAD_SQL, params)
-        entered_at, scored_at, card_eligible, draw_status, outcome = cursor.fetchone()
-        cursor.execute(_STAMPS_SQL, params)
-        stamps = {
-            mission_id: (progress, bool(cleared), _moment(cleared_at))
-            for mission_id, progress, cleared, cleared_at in cursor.fetchall()
-        }
-        cursor.execute(_LEDGER_SQL, params)
-        ledger = cursor.fetchall()
-    entered_at, scored_at = _moment(entered_at), _moment(scored_at)
+    with prepared_cursor() as cursor:
+        cursor.execute(_MEMBER_SQL, {"campaign": campaign.pk, "member": member_id})
+        rows = cursor.fetchall()
+    stamps: dict[int, tuple[int, bool, datetime | None]] = {}
     by_reward: dict[str, int] = defaultdict(int)
     by_type: dict[str, int] = defaultdict(int)
-    for reward, point_type, points in ledger:
-        by_reward[reward] += points
-        by_type[point_type] += points
+    for kind, moment, scored, flag, text, text2, number, count in rows:
+        if kind == "head":
+            entered_at, scored_at, card_eligible = _moment(moment), _moment(scored), flag
+            draw_status, outcome = text, text2
+        elif kind == "stamp":
+            stamps[number] = (count, bool(flag), _moment(moment))
+        else:
+            by_reward[text] += number
+            by_type[text2] += number
 
     entered = entered_at is not None
     would_earn: dict[str, int] = defaultdict(int)

@@ -53,3 +53,19 @@ def test_every_call_reuses_the_client_of_its_pool(redis_cache):
     client = redis_cache._cache.get_client("a")
     assert redis_cache._cache.get_client("b") is client
     assert redis_cache._cache.get_client("c", write=True) is client  # one server: one pool
+
+
+def test_incr_is_one_round_trip_keeps_the_expiry_and_refuses_a_missing_key(redis_cache, monkeypatch):
+    redis_cache.add("window", 5, 30)
+    client = redis_cache._cache.get_client("window", write=True)
+    commands = []
+    execute = client.execute_command
+    monkeypatch.setattr(client, "execute_command", lambda *args, **kw: commands.append(args[0]) or execute(*args, **kw))
+    assert redis_cache.incr("window") == 6
+    assert redis_cache.incr("window", 4) == 10
+    assert commands == ["EVAL", "EVAL"]  # Django's own: EXISTS then INCRBY, two round trips each
+    assert 0 < client.ttl(redis_cache.make_key("window")) <= 30
+    with pytest.raises(ValueError, match="not found"):
+        redis_cache.incr("missing")
+    assert redis_cache.get("missing") is None  # nothing created
+    redis_cache.delete_many(["window"])

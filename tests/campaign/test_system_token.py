@@ -35,8 +35,8 @@ def test_a_system_token_authenticates_as_its_user_and_token(client_and_user):
 def test_authentication_and_the_group_check_are_one_query(client_and_user, django_assert_num_queries):
     client, _user = client_and_user
     client.get(PROGRESS)  # keeps the campaign, courses and missions
-    # token with user and group (1), the member's progress document (3)
-    with django_assert_num_queries(4):
+    # token with user and group (1), the member's progress document (1)
+    with django_assert_num_queries(2):
         assert client.get(PROGRESS).status_code == 200
 
 

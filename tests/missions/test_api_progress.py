@@ -108,7 +108,7 @@ def test_progress_document_uses_a_constant_number_of_queries(campaign, scored_me
     score(campaign, scored_member)
     with CaptureQueriesContext(connection) as many:
         progress_document(campaign=campaign, member_id=scored_member.member_id)
-    assert len(many) == len(few) == 3  # the member's one-row facts, the stamps, the ledger's sums
+    assert len(many) == len(few) == 1  # the member's one-row facts, stamps and ledger sums in one query
 
 
 def test_an_edited_mission_shows_in_the_next_document(campaign, scored_member):
