@@ -15,8 +15,6 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from campaign.templatetags.site import jst
-
 
 class HistoryAdmin(SimpleHistoryAdmin):
     """simple-history ships no Japanese: its change list comes from our template and catalogue."""
@@ -93,8 +91,3 @@ def ledger_reward_text(line) -> str:
     if line.kind == "reversal":
         return gettext('"%(what)s" withdrawn') % {"what": what}
     return gettext('"%(what)s" cleared') % {"what": what}
-
-
-def jst_text(value) -> str:
-    """A time for staff: 「3月20日(金) 12:00」 in Japanese, "Fri 20 Mar 12:00" in English, or "—"."""
-    return jst(value) or "—"
