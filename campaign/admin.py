@@ -20,7 +20,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from campaign import import_admin  # noqa: F401  (the transaction import pages)
+# The user and group pages, django-axes' records named in Japanese, the transaction import pages.
+from campaign import admin_auth, admin_axes, import_admin  # noqa: F401
 from campaign.admin_display import GroupedNumbers, LabelledColumns, ledger_reward_text
 from campaign.audit import staff_action_record
 from campaign.dashboard import dashboard_figures_cached
@@ -207,8 +208,8 @@ class MemberAdmin(BigTableAdmin):
         staff_action_record(
             user=request.user,
             obj=member,
-            message=f"Re-scored member {member.pk}: {result.stamps_changed} stamps changed, "
-            f"{result.points_delta:+d} points",
+            message=gettext("Re-scored member %(member)s: %(stamps)s stamps changed, %(points)s points")
+            % {"member": member.pk, "stamps": f"{result.stamps_changed:,}", "points": f"{result.points_delta:+,d}"},
         )
         self.message_user(
             request,
@@ -282,7 +283,10 @@ class EntryAdmin(BigTableAdmin):
             else:
                 if created:
                     staff_action_record(
-                        user=request.user, obj=entry, message=f"Entered member {entry.member_id}", action_flag=ADDITION
+                        user=request.user,
+                        obj=entry,
+                        message=gettext("Entered member %(member)s") % {"member": entry.member_id},
+                        action_flag=ADDITION,
                     )
                     self.message_user(request, gettext("%(member)s is entered.") % {"member": entry.member_id})
                 else:

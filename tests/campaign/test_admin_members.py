@@ -74,7 +74,7 @@ def test_rescore_action_scores_the_member_and_records_the_actor(admin_client, ad
     assert response.status_code == 302
     assert Stamp.objects.filter(member=member, cleared=True, mission__code="casual-1").exists()
     log = LogEntry.objects.get(object_id="M-LATE")
-    assert log.user == admin_user and "Re-scored" in log.change_message
+    assert log.user == admin_user and "会員 M-LATE を再集計" in log.change_message  # in the staff member's language
 
 
 def test_rescore_needs_a_post(admin_client, member):
