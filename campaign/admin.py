@@ -22,7 +22,7 @@ from django.views.decorators.http import require_POST
 
 # The user and group pages, django-axes' records named in Japanese, the transaction import pages.
 from campaign import admin_auth, admin_axes, import_admin  # noqa: F401
-from campaign.admin_display import GroupedNumbers, LabelledColumns, ledger_reward_text
+from campaign.admin_display import GroupedNumbers, LabelledColumns, ledger_reward_text, titled
 from campaign.audit import staff_action_record
 from campaign.dashboard import dashboard_figures_cached
 from campaign.dashboard_charts import dashboard_charts, dashboard_rows, forecast_note
@@ -172,9 +172,12 @@ class MemberAdmin(BigTableAdmin):
     change_form_template = "admin/campaign/member/change_form.html"
 
     def get_readonly_fields(self, request, obj=None):
+        fields = [*self.readonly_fields]
         if obj is not None:
-            return ["member_id", *self.readonly_fields]
-        return self.readonly_fields
+            fields.insert(0, "member_id")
+        if not request.user.has_perm("auth.view_user"):
+            fields.append("user")  # operations may not open the user list: no lookup link that answers 403
+        return fields
 
     def has_delete_permission(self, request, obj=None):
         # A member is known from the Wesmo! system's records; the ledger keeps them (PROTECT).
@@ -418,7 +421,7 @@ class VideoViewAdmin(LabelledColumns, BigTableAdmin):
     """Recorded by the app and the special site when a member watched a video to the end: shown, not edited."""
 
     list_display = ["member_column", "video_column", "watched_at", "source"]
-    list_filter = ["video", "source"]
+    list_filter = [("video", titled(admin.RelatedFieldListFilter, _("video"))), "source"]
     search_fields = ["member__member_id"]
     list_select_related = ["video", "campaign"]
     fields = ["member_column", "video_column", "campaign_column", "watched_at", "source", "received_at"]
@@ -439,7 +442,12 @@ class StaffActionAdmin(admin.ModelAdmin):
     """Every staff action with its actor (edits, imports, exports, re-scores, draws): for superusers, read-only."""
 
     list_display = ["action_time", "user", "content_type", "object_repr", "action_flag", "change_message"]
-    list_filter = ["action_flag", "content_type", ("action_time", admin.DateFieldListFilter)]
+    # Only the kinds of records that have entries: not the ~40 content types of every installed app.
+    list_filter = [
+        "action_flag",
+        ("content_type", admin.RelatedOnlyFieldListFilter),
+        ("action_time", admin.DateFieldListFilter),
+    ]
     search_fields = ["object_repr", "change_message", "user__username"]
     list_select_related = ["user", "content_type"]
     date_hierarchy = "action_time"

@@ -31,11 +31,26 @@ def permission_label(permission: Permission) -> str:
     if model is None:  # a model that no longer exists: its stored name is all there is
         return str(permission)
     action, _sep, model_name = permission.codename.partition("_")
+    label = model_label(model)
     if action in ACTIONS and model_name == model._meta.model_name:
-        name = ACTIONS[action] % {"model": model._meta.verbose_name}
+        name = ACTIONS[action] % {"model": label}
     else:
         name = gettext(permission.name)
-    return f"{model._meta.app_config.verbose_name} | {model._meta.verbose_name} | {name}"
+    return f"{model._meta.app_config.verbose_name} | {label} | {name}"
+
+
+def model_label(model) -> str:
+    """A model's translated name; simple-history's ("historical 地区", fixed at import) as 「地区の変更履歴」."""
+    recorded = getattr(model, "instance_type", None)
+    if recorded is None:
+        return str(model._meta.verbose_name)
+    owner = recorded._meta.auto_created  # the history of a many-to-many field (Mission.requires)
+    if owner:
+        field = next(f for f in owner._meta.many_to_many if f.remote_field.through is recorded)
+        what = f"{owner._meta.verbose_name}（{field.verbose_name}）"
+    else:
+        what = recorded._meta.verbose_name
+    return gettext("history of %(model)s") % {"model": what}
 
 
 class PermissionLabels:

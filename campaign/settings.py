@@ -50,7 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "import_export",
     "simple_history",
-    "axes",
+    "campaign.apps.AxesConfig",  # django-axes, named in Japanese
     "csp",
     "campaign",
     "missions",

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaign import clock
 from campaign.admin import BigTableAdmin
-from campaign.admin_display import GroupedNumbers, HistoryAdmin, LabelledColumns, ledger_reward_text
+from campaign.admin_display import GroupedNumbers, HistoryAdmin, LabelledColumns, ledger_reward_text, titled
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from missions.exporting import (
@@ -327,7 +327,7 @@ class StampCardAdmin(_ReadOnlyAdmin):
 @admin.register(Stamp)
 class StampAdmin(_ReadOnlyAdmin):
     list_display = ["member_column", "mission_column", "progress", "target", "cleared", "cleared_at"]
-    list_filter = ["cleared", "mission"]
+    list_filter = ["cleared", ("mission", titled(admin.RelatedFieldListFilter, _("mission")))]
     search_fields = ["member__member_id"]
     list_select_related = ["mission"]
     fields = ["member_column", "mission_column", "progress", "target", "cleared", "cleared_at"]
@@ -347,7 +347,12 @@ class LedgerLineAdmin(_ReadOnlyAdmin):
         "created_at",
         "export_column",
     ]
-    list_filter = ["kind", "point_type", RewardFilter, ("export", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "kind",
+        "point_type",
+        RewardFilter,
+        ("export", titled(admin.EmptyFieldListFilter, _("point export"))),
+    ]
     search_fields = ["member__member_id"]
     list_select_related = ["export", "mission"]
     fields = list_display[1:]  # the columns but the line's id
@@ -377,7 +382,7 @@ class PointExportAdmin(GroupedNumbers, LabelledColumns, admin.ModelAdmin):
         "file",
     ]
     list_select_related = ["created_by", "campaign"]
-    list_filter = ["campaign"]
+    list_filter = [("campaign", titled(admin.RelatedFieldListFilter, _("campaign")))]
     readonly_fields = [
         "campaign_column",
         "number",

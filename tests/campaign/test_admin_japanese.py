@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
+from simple_history.admin import SimpleHistoryAdmin
 
 from campaign.imports.uploads import import_upload_create
 from campaign.roles import LOTTERY, MARKETING, OPERATIONS
@@ -93,6 +94,14 @@ ENGLISH = [
     "Rule change",
     "ledger lines",
     "through",
+    "historical",
+    "Historical",
+    "Missions",
+    "Revert",
+    "watched",
+    "Axes",
+    "Locked Out",
+    "expiration",
     # Django's English times ("March 20, 2026, noon", "12:00 p.m.").
     "a.m.",
     "p.m.",
@@ -168,6 +177,9 @@ def admin_pages(user) -> list[str]:
         obj = model_admin.get_queryset(request).order_by("pk").first()
         if obj is not None:
             urls += [reverse(f"{info}_change", args=[obj.pk]), reverse(f"{info}_history", args=[obj.pk])]
+            record = obj.history.order_by("pk").first() if isinstance(model_admin, SimpleHistoryAdmin) else None
+            if record is not None:  # simple-history's page of one past version (view or revert)
+                urls.append(reverse(f"{info}_simple_history", args=[obj.pk, record.pk]))
         for pattern in model_admin.get_urls():
             name = pattern.name or ""
             if not name or name.rsplit("_", 1)[-1] in {"changelist", "add", "change", "history", "delete"}:

@@ -42,7 +42,8 @@ def test_list_columns_and_read_only_fields_show_japan_time_with_the_weekday(admi
     pay(member, "2026-03-06 07:30", 500)
     score(in_campaign, member)
     card = StampCard.objects.get(member=member)
-    expected = jst(card.scored_at)  # the demo clock: 2026-03-15 12:00 JST, a Sunday
+    with translation.override("ja"):
+        expected = jst(card.scored_at)  # the demo clock: 2026-03-15 12:00 JST, a Sunday
     assert expected == "3月15日(日) 12:00"
     listing = admin_client.get(reverse("admin:missions_stampcard_changelist")).content.decode()
     assert f'<td class="field-scored_at nowrap">{expected}</td>' in listing
