@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -379,7 +380,7 @@ class TransactionAdmin(GroupedNumbers, BigTableAdmin):
         "occurred_at",
         "original_transaction_id",
         "source",
-        "import_batch",
+        "import_column",
     ]
     list_filter = [
         "type",
@@ -405,6 +406,14 @@ class TransactionAdmin(GroupedNumbers, BigTableAdmin):
         return queryset.filter(
             Q(transaction_id=term) | Q(member_id=term) | Q(type=TransactionType.CANCEL, original_transaction_id=term)
         ), False
+
+    @admin.display(description=_("import"), ordering="import_batch_id")
+    def import_column(self, obj: Transaction) -> str:
+        """The import by its number, linked to its page (the file name would take a fifth of the list's width)."""
+        if obj.import_batch_id is None:
+            return self.get_empty_value_display()
+        url = reverse("admin:campaign_importbatch_batch", args=[obj.import_batch_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.import_batch_id)
 
     def has_add_permission(self, request):
         return False
