@@ -58,7 +58,7 @@ def test_member_page_shows_stamp_card_ledger_and_explained_transactions(admin_cl
 def test_member_page_speaks_japanese_with_times_in_jst_and_statuses_in_words(admin_client, member):
     page = admin_client.get(reverse("admin:campaign_member_change", args=[member.pk])).content.decode()
     assert "3月3日(火) 08:00" in page  # the charge, in Japan time with its weekday
-    assert "(抽選前)" in page and "not_drawn" not in page
+    assert "抽選：対象外（抽選前）。" in page and "not_drawn" not in page  # Japanese punctuation too
     assert f"「{Mission.objects.get(code='casual-1').title_ja}」クリア" in page  # the ledger line's reward
     assert "期間・用途限定ポイント" in page and "limited</td>" not in page
     assert "2026-03-03T08:00" not in page
