@@ -15,13 +15,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from campaign.templatetags.site import jst
-
 
 class HistoryAdmin(SimpleHistoryAdmin):
     """simple-history ships no Japanese: its change list comes from our template and catalogue."""
 
     object_history_list_template = "admin/simple_history/object_history_list.html"
+    object_history_form_template = "admin/simple_history/object_history_form.html"
 
 
 # Integer columns that are labels, not quantities: no separators (export №1234, rank 1024).
@@ -37,6 +36,18 @@ class GroupedNumbers:
 
     def get_list_display(self, request):
         return [self._grouped(name) for name in super().get_list_display(request)]
+
+    def get_fieldsets(self, request, obj=None):
+        """A page that only shows (no change permission) groups its numbers too; inputs stay plain."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        return [(title, {**options, "fields": self._grouped_all(options["fields"])}) for title, options in fieldsets]
+
+    def _grouped_all(self, names):
+        return [
+            tuple(self._grouped_all(name)) if isinstance(name, (list, tuple)) else self._grouped(name) for name in names
+        ]
 
     def _grouped(self, name):
         if not isinstance(name, str):
@@ -56,6 +67,17 @@ class GroupedNumbers:
         column.short_description = field.verbose_name
         column.admin_order_field = name
         return column
+
+
+def titled(base: type[admin.FieldListFilter], title) -> type[admin.FieldListFilter]:
+    """A list filter of a foreign key without a verbose name, titled here ("video で絞り込む" otherwise)."""
+
+    class Titled(base):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.title = title
+
+    return Titled
 
 
 class LabelledColumns:
@@ -93,8 +115,3 @@ def ledger_reward_text(line) -> str:
     if line.kind == "reversal":
         return gettext('"%(what)s" withdrawn') % {"what": what}
     return gettext('"%(what)s" cleared') % {"what": what}
-
-
-def jst_text(value) -> str:
-    """A time for staff: 「3月20日(金) 12:00」 in Japanese, "Fri 20 Mar 12:00" in English, or "—"."""
-    return jst(value) or "—"

@@ -77,7 +77,22 @@ def demo_campaign_create(*, campaign: Campaign, members: int, now: datetime) -> 
     Transaction.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
     VideoView.objects.bulk_create(views, ignore_conflicts=True, batch_size=2000)
     _batches_count(batches, rows)
+    _members_first_seen(ids, rows, entries, views)
     return ids
+
+
+def _members_first_seen(ids: list[str], rows: list[Transaction], entries: list[Entry], views: list) -> None:
+    """Members first seen at their first record, not at the moment the demo was generated (auto_now_add)."""
+    first: dict[str, datetime] = {}
+    for member_id, when in [
+        *((row.member_id, row.occurred_at) for row in rows),
+        *((entry.member_id, entry.entered_at) for entry in entries),
+        *((view.member_id, view.watched_at) for view in views),
+    ]:
+        if member_id not in first or when < first[member_id]:
+            first[member_id] = when
+    seen = [Member(member_id=m, created_at=first[m]) for m in ids if m in first]
+    Member.objects.bulk_update(seen, ["created_at"], batch_size=2000)
 
 
 def _days(campaign: Campaign, now: datetime) -> list[date]:
@@ -202,11 +217,12 @@ def _batches_count(batches: dict[date, ImportBatch], rows: list[Transaction]) ->
             counts[row.import_batch.pk] = counts.get(row.import_batch.pk, 0) + 1
     rng = random.Random(SEED + 1)
     for batch in batches.values():
+        batch.created_at = batch.started_at  # uploaded that morning, not when the demo was generated
         batch.accepted = counts.get(batch.pk, 0)
         batch.rejected = rng.randrange(0, 12)
         batch.duplicates = rng.randrange(0, 30)
         batch.rows_total = batch.rows_done = batch.accepted + batch.rejected + batch.duplicates
         batch.size_bytes = batch.rows_total * 96
     ImportBatch.objects.bulk_update(
-        batches.values(), ["accepted", "rejected", "duplicates", "rows_total", "rows_done", "size_bytes"]
+        batches.values(), ["created_at", "accepted", "rejected", "duplicates", "rows_total", "rows_done", "size_bytes"]
     )

@@ -19,6 +19,7 @@ from django.utils.text import compress_sequence
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from campaign.admin_display import GroupedNumbers
 from campaign.imports.batches import imports_stale_fail
 from campaign.imports.uploads import import_upload_create, rejections_csv_rows, report_encoding
 from campaign.models import Campaign, ImportBatch, ImportStatus
@@ -65,7 +66,7 @@ class _Echo:
 
 
 @admin.register(ImportBatch)
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(GroupedNumbers, admin.ModelAdmin):
     list_display = [
         "id",
         "batch_link",

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -271,7 +271,7 @@ class ImportRejection(models.Model):
         indexes = [models.Index(fields=["batch", "line"], name="rejection_batch_line")]
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
+        return gettext("line %(line)s: %(reason)s") % {"line": self.line, "reason": self.reason}
 
 
 class Transaction(models.Model):
@@ -377,4 +377,4 @@ class VideoView(models.Model):
         constraints = [models.UniqueConstraint(fields=["campaign", "member", "video"], name="video_view_once")]
 
     def __str__(self) -> str:
-        return f"{self.member_id} watched {self.video_id}"
+        return gettext("%(member)s watched %(video)s") % {"member": self.member_id, "video": self.video.title}

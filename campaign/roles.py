@@ -8,15 +8,17 @@ permissions). The README's "Staff roles" section describes them for people.
 from __future__ import annotations
 
 from django.apps import apps as global_apps
+from django.utils.translation import gettext_noop
 
 MARKETING = "marketing"
 OPERATIONS = "operations"
 LOTTERY = "lottery"
 
-# Permissions that no model's Meta declares: (app_label, model, codename, name).
+# Permissions that no model's Meta declares: (app_label, model, codename, name); the name is stored in
+# English and translated where it is shown (campaign.admin_auth).
 CUSTOM_PERMISSIONS = [
-    ("campaign", "campaign", "view_dashboard", "Can view the campaign dashboard"),
-    ("missions", "stampcard", "rescore_member", "Can re-score members"),
+    ("campaign", "campaign", "view_dashboard", gettext_noop("Can view the campaign dashboard")),
+    ("missions", "stampcard", "rescore_member", gettext_noop("Can re-score members")),
 ]
 
 STAFF_ROLES: dict[str, list[str]] = {

@@ -20,6 +20,7 @@ import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils.translation import gettext
 
 from campaign.audit import staff_action_record
 from campaign.env import parse_datetime_jst
@@ -125,7 +126,12 @@ def _upsert(report: LoadReport, model: type[models.Model], lookup: dict[str, Any
     for name in changed:
         setattr(obj, name, values[name])
     obj.full_clean(validate_unique=False, validate_constraints=False)
-    _save_with_history(report, obj, message=f"{CHANGE_REASON}: " + ", ".join(changed))
+    fields = ", ".join(str(obj._meta.get_field(name).verbose_name) for name in changed)
+    _save_with_history(
+        report,
+        obj,
+        message=gettext("Changed by %(command)s: %(fields)s") % {"command": CHANGE_REASON, "fields": fields},
+    )
     report.count("updated", model)
     return obj
 

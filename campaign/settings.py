@@ -50,7 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "import_export",
     "simple_history",
-    "axes",
+    "campaign.apps.AxesConfig",  # django-axes, named in Japanese
     "csp",
     "campaign",
     "missions",
@@ -165,6 +165,8 @@ LOGOUT_REDIRECT_URL = "home"
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("Japanese")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# 「3月20日(金) 12:00」 / "Fri 20 Mar 12:00" wherever Django writes a datetime (campaign/formats).
+FORMAT_MODULE_PATH = ["campaign.formats"]
 TIME_ZONE = "Asia/Tokyo"
 USE_I18N = True
 USE_TZ = True

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import Exact
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from campaign.models import Campaign, PointType
@@ -65,7 +65,7 @@ class Draw(models.Model):
     class Meta:
         verbose_name = _("draw")
         verbose_name_plural = _("draws")
-        permissions = [("run_draw", "Can commit, draw, confirm and forfeit lottery draws")]
+        permissions = [("run_draw", gettext_noop("Can commit, draw, confirm and forfeit lottery draws"))]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=DrawStatus.values), name="draw_status_known"),
             models.CheckConstraint(condition=Q(winners_count__gte=1), name="draw_winners_positive"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from campaign.models import localized
@@ -45,7 +46,7 @@ class MerchantQuerySet(models.QuerySet):
 
 class Merchant(models.Model):
     code = models.CharField(_("merchant code"), max_length=64, unique=True)
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(pgettext_lazy("merchant", "name"), max_length=200)  # not auth's group "name"
     name_kana = models.CharField(_("name (kana)"), max_length=200, blank=True)
     address = models.CharField(_("address"), max_length=300, blank=True)
     district = models.ForeignKey(

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Max
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign import clock
 from campaign.admin import BigTableAdmin
-from campaign.admin_display import GroupedNumbers, HistoryAdmin, LabelledColumns, ledger_reward_text
+from campaign.admin_display import GroupedNumbers, HistoryAdmin, LabelledColumns, ledger_reward_text, titled
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from missions.exporting import (
@@ -48,6 +49,16 @@ RULE_FIELDS = {
     "counts_for_lottery",
 }
 CONFIRM_FIELD = "_rescore_confirmed"
+# The figures of each affected member, in the dry run's order (the sample's totals add these up).
+SAMPLE_COLUMNS = (
+    "stamps_changed",
+    "stamps_new",
+    "stamps_withdrawn",
+    "stamps_progress",
+    "awards",
+    "reversals",
+    "points_delta",
+)
 SMALL_EXPORT_LINES = 100_000  # larger exports stream to the browser
 WEEKDAY_CHOICES = [
     (1, _("Monday")),
@@ -123,8 +134,6 @@ class MissionForm(forms.ModelForm):
 
 
 def _at_least_one(value: int | None) -> None:
-    from django.core.exceptions import ValidationError
-
     if value is not None and value < 1:
         raise ValidationError(_("The target must be at least 1."), code="min_value")
 
@@ -212,14 +221,12 @@ class MissionAdmin(GroupedNumbers, HistoryAdmin):
             "original": mission,
             "changed_fields": [Mission._meta.get_field(name).verbose_name for name in changed],
             "result": preview.result,
+            "effect": preview.effect,
             "preview": preview,
             "sample": sample,
             # Every affected member is listed: the sample's totals are the dry run's, line for line.
             "sample_complete": complete,
-            "sample_totals": {
-                key: sum(getattr(effect, key) for effect in sample)
-                for key in ("stamps_changed", "awards", "reversals", "points_delta")
-            },
+            "sample_totals": {key: sum(getattr(effect, key) for effect in sample) for key in SAMPLE_COLUMNS},
             "warnings": text_contradictions(before=before, after=edited, changed=changed),
             "post_items": [(key, value) for key in request.POST for value in request.POST.getlist(key)],
             "confirm_field": CONFIRM_FIELD,
@@ -235,7 +242,11 @@ class MissionAdmin(GroupedNumbers, HistoryAdmin):
             staff_action_record(
                 user=request.user,
                 obj=mission,
-                message=f"Rule change of {mission.code} ({', '.join(changed)}): full re-score started",
+                message=gettext("Rule change of %(code)s (%(fields)s): full re-score started")
+                % {
+                    "code": mission.code,
+                    "fields": ", ".join(str(Mission._meta.get_field(f).verbose_name) for f in changed),
+                },
             )
             self.message_user(
                 request,
@@ -316,7 +327,7 @@ class StampCardAdmin(_ReadOnlyAdmin):
 @admin.register(Stamp)
 class StampAdmin(_ReadOnlyAdmin):
     list_display = ["member_column", "mission_column", "progress", "target", "cleared", "cleared_at"]
-    list_filter = ["cleared", "mission"]
+    list_filter = ["cleared", ("mission", titled(admin.RelatedFieldListFilter, _("mission")))]
     search_fields = ["member__member_id"]
     list_select_related = ["mission"]
     fields = ["member_column", "mission_column", "progress", "target", "cleared", "cleared_at"]
@@ -336,7 +347,12 @@ class LedgerLineAdmin(_ReadOnlyAdmin):
         "created_at",
         "export_column",
     ]
-    list_filter = ["kind", "point_type", RewardFilter, ("export", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "kind",
+        "point_type",
+        RewardFilter,
+        ("export", titled(admin.EmptyFieldListFilter, _("point export"))),
+    ]
     search_fields = ["member__member_id"]
     list_select_related = ["export", "mission"]
     fields = list_display[1:]  # the columns but the line's id
@@ -352,14 +368,23 @@ class PointExportForm(forms.Form):
 
 
 @admin.register(PointExport)
-class PointExportAdmin(GroupedNumbers, admin.ModelAdmin):
+class PointExportAdmin(GroupedNumbers, LabelledColumns, admin.ModelAdmin):
     """Operations create numbered exports of the ledger lines not exported yet, and download any again (R12)."""
 
-    list_display = ["number", "campaign", "encoding", "line_count", "points_total", "created_by", "created_at", "file"]
+    list_display = [
+        "number",
+        "campaign_column",
+        "encoding",
+        "line_count",
+        "points_total",
+        "created_by",
+        "created_at",
+        "file",
+    ]
     list_select_related = ["created_by", "campaign"]
-    list_filter = ["campaign"]
+    list_filter = [("campaign", titled(admin.RelatedFieldListFilter, _("campaign")))]
     readonly_fields = [
-        "campaign",
+        "campaign_column",
         "number",
         "encoding",
         "line_count",
@@ -368,11 +393,10 @@ class PointExportAdmin(GroupedNumbers, admin.ModelAdmin):
         "created_by",
         "created_at",
     ]
+    fields = readonly_fields  # shown, never edited: the campaign by its name
 
     @admin.display(description=_("file"))
     def file(self, obj: PointExport) -> str:
-        from django.utils.html import format_html
-
         url = reverse("admin:missions_pointexport_download", args=[obj.pk])
         return format_html('<a href="{}">{}</a>', url, gettext("Download"))
 

@@ -25,6 +25,7 @@ from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Max, Sum
+from django.utils.translation import gettext
 
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
@@ -71,8 +72,14 @@ def points_export_create(*, campaign: Campaign, user, encoding: str) -> PointExp
         staff_action_record(
             user=user,
             obj=export,
-            message=f"Point export #{export.number} ({encoding}): {line_count} ledger lines, "
-            f"{export.points_total} points",
+            # In the staff member's language when they asked in the request, else the site's (Japanese).
+            message=gettext("Point export #%(number)s (%(encoding)s): %(lines)s ledger lines, %(points)s points")
+            % {
+                "number": export.number,
+                "encoding": encoding,
+                "lines": f"{line_count:,}",
+                "points": f"{export.points_total:,}",
+            },
         )
     return export
 

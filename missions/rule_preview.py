@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 
 from campaign.models import Campaign, Entry
 from missions.models import Mission, Stamp, StampCard
-from missions.services import members_score
+from missions.services import rule_change_effect
 
 NUMERIC_FIELDS = ("target_count", "min_amount", "reward_points", "unit_points")
 TEXT_FIELDS = ("title_ja", "title_en", "label_ja", "label_en", "description_ja", "description_en")
@@ -30,6 +30,9 @@ TIME_BUDGET_SECONDS = 3.0  # the page answers in seconds even for a campaign of 
 class MemberEffect:
     member_id: str
     stamps_changed: int
+    stamps_new: int
+    stamps_withdrawn: int
+    stamps_progress: int
     awards: int
     reversals: int
     points_delta: int
@@ -114,9 +117,19 @@ def affected_members_sample(*, campaign: Campaign, edited: Mission, limit: int =
     for member_id in [*near, *others]:
         if len(found) >= limit or time.monotonic() > deadline:
             break
-        result = members_score(campaign=campaign, member_ids=[member_id], dry_run=True, missions=[edited])
+        effect = rule_change_effect(campaign=campaign, missions=[edited], member_ids=[member_id])
+        result = effect.result
         if result.members_changed:
             found.append(
-                MemberEffect(member_id, result.stamps_changed, result.awards, result.reversals, result.points_delta)
+                MemberEffect(
+                    member_id,
+                    result.stamps_changed,
+                    effect.stamps_new,
+                    effect.stamps_withdrawn,
+                    effect.stamps_progress,
+                    result.awards,
+                    result.reversals,
+                    result.points_delta,
+                )
             )
     return sorted(found, key=lambda effect: (effect.points_delta == 0, effect.member_id))

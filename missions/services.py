@@ -41,20 +41,26 @@ def members_score(
     replaces the stored rules for that evaluation (the admin's preview of a rule change).
     """
     rules = rules_load(campaign=campaign, missions=missions)
+    ids = _member_ids(campaign, member_ids)
+    result = _chunks_score(campaign=campaign, rules=rules, ids=ids, dry_run=dry_run)
+    if not dry_run and len(ids) > SCORE_CHUNK:
+        scoring_statistics_refresh()
+    return result
+
+
+def _member_ids(campaign: Campaign, member_ids: Iterable[str] | None) -> list[str]:
     if member_ids is None:
-        ids = members_of_campaign(campaign)
-    else:
-        ids = sorted(
-            set(Member.objects.filter(member_id__in={str(m) for m in member_ids}).values_list("pk", flat=True))
-        )
+        return members_of_campaign(campaign)
+    return sorted(set(Member.objects.filter(member_id__in={str(m) for m in member_ids}).values_list("pk", flat=True)))
+
+
+def _chunks_score(*, campaign: Campaign, rules, ids: list[str], dry_run: bool) -> ScoreResult:
     # A few members (a push, an entry): task-sized chunks; many (a re-score): the large set-based
     # chunks whose fixed cost per chunk is spread over more members.
     size = full_chunk_size() if len(ids) > SCORE_CHUNK else SCORE_CHUNK
     result = ScoreResult()
     for start in range(0, len(ids), size):
         result.add(chunk_score(campaign=campaign, rules=rules, member_ids=ids[start : start + size], dry_run=dry_run))
-    if not dry_run and len(ids) > SCORE_CHUNK:
-        scoring_statistics_refresh()
     return result
 
 
@@ -77,12 +83,57 @@ PREVIEW_SAMPLE = 5000  # members a rule change's preview evaluates; beyond that,
 
 
 @dataclass
+class RuleEffect:
+    """What a rule change would do to some members: the engine's counts, the changed stamps told apart.
+
+    ``result.stamps_changed`` = ``stamps_new`` + ``stamps_withdrawn`` + ``stamps_progress``.
+    """
+
+    result: ScoreResult
+    stamps_new: int = 0  # not cleared before, cleared after
+    stamps_withdrawn: int = 0  # cleared before, not after
+
+    @property
+    def stamps_progress(self) -> int:
+        """Stamps neither given nor withdrawn whose progress, target or clearing record changes."""
+        return self.result.stamps_changed - self.stamps_new - self.stamps_withdrawn
+
+
+def _cleared(campaign: Campaign, member_ids: list[str] | None) -> set[tuple[str, int]]:
+    stamps = Stamp.objects.filter(campaign=campaign, cleared=True)
+    if member_ids is not None:
+        stamps = stamps.filter(member_id__in=member_ids)
+    return set(stamps.values_list("member_id", "mission_id"))
+
+
+def rule_change_effect(*, campaign: Campaign, missions: list, member_ids: Iterable[str] | None = None) -> RuleEffect:
+    """The dry run of ``missions`` (edited, unsaved) for ``member_ids`` (None: every member), nothing kept.
+
+    The engine scores inside a savepoint that is rolled back here, after the cleared stamps were
+    read before and after: the same engine as the re-score, so the figures are the re-score's.
+    """
+    rules = rules_load(campaign=campaign, missions=missions)
+    ids = _member_ids(campaign, member_ids)
+    scope = None if member_ids is None else ids
+    with transaction.atomic():
+        before = _cleared(campaign, scope)
+        result = _chunks_score(campaign=campaign, rules=rules, ids=ids, dry_run=False)
+        after = _cleared(campaign, scope)
+        transaction.set_rollback(True)
+    return RuleEffect(result=result, stamps_new=len(after - before), stamps_withdrawn=len(before - after))
+
+
+@dataclass
 class RulePreview:
     """What saving a rule change would change: exact, or estimated from a random sample of members."""
 
-    result: ScoreResult
+    effect: RuleEffect
     sampled: int
     members: int
+
+    @property
+    def result(self) -> ScoreResult:
+        return self.effect.result
 
     @property
     def estimated(self) -> bool:
@@ -92,24 +143,31 @@ class RulePreview:
 def rule_change_preview(*, campaign: Campaign, missions: list, sample: int | None = None) -> RulePreview:
     """The dry run of a rule change (``missions``: the edited, unsaved Mission objects) for the admin's page.
 
-    The dry run is the engine inside a savepoint rolled back. A campaign of a million members would
-    keep the page waiting: beyond ``sample`` scored members, a random sample of them is evaluated
-    and every count is scaled to the whole campaign.
+    A campaign of a million members would keep the page waiting: beyond ``sample`` scored members,
+    a random sample of them is evaluated and every count is scaled to the whole campaign (the
+    stamps' split scaled as one with their total, so the parts still add up).
     """
     sample = sample or PREVIEW_SAMPLE
     cards = StampCard.objects.filter(campaign=campaign)
     members = cards.count()
     if members <= sample:
-        result = members_score(campaign=campaign, member_ids=None, dry_run=True, missions=missions)
-        return RulePreview(result=result, sampled=result.members_scored, members=result.members_scored)
+        effect = rule_change_effect(campaign=campaign, missions=missions)
+        return RulePreview(effect=effect, sampled=effect.result.members_scored, members=effect.result.members_scored)
     chosen = list(cards.order_by("?").values_list("member_id", flat=True)[:sample])
-    found = members_score(campaign=campaign, member_ids=chosen, dry_run=True, missions=missions)
+    found = rule_change_effect(campaign=campaign, missions=missions, member_ids=chosen)
     scale = members / len(chosen)
     estimate = ScoreResult(members_scored=members)
     for counter in fields(ScoreResult):
         if counter.name != "members_scored":
-            setattr(estimate, counter.name, round(getattr(found, counter.name) * scale))
-    return RulePreview(result=estimate, sampled=len(chosen), members=members)
+            setattr(estimate, counter.name, round(getattr(found.result, counter.name) * scale))
+    new, withdrawn = round(found.stamps_new * scale), round(found.stamps_withdrawn * scale)
+    # Rounded parts may not sum to the rounded total: the progress-only part takes the difference, never below 0.
+    estimate.stamps_changed = max(estimate.stamps_changed, new + withdrawn)
+    return RulePreview(
+        effect=RuleEffect(result=estimate, stamps_new=new, stamps_withdrawn=withdrawn),
+        sampled=len(chosen),
+        members=members,
+    )
 
 
 def full_chunk_size() -> int:

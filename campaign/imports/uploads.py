@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.contrib.admin.models import ADDITION
 from django.db import transaction
+from django.utils.translation import gettext
 
 from campaign.audit import staff_action_record
 from campaign.imports.batches import import_earlier
@@ -50,7 +51,8 @@ def import_upload_create(*, campaign: Campaign, upload, user) -> tuple[ImportBat
         staff_action_record(
             user=user,
             obj=batch,
-            message=f"Uploaded {batch.file_name} ({batch.size_bytes} bytes, SHA-256 {batch.sha256}) for import",
+            message=gettext("Uploaded %(file)s (%(size)s bytes, SHA-256 %(sha256)s) for import")
+            % {"file": batch.file_name, "size": f"{batch.size_bytes:,}", "sha256": batch.sha256},
             action_flag=ADDITION,
         )
     return batch, earlier

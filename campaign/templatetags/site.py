@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.translation import get_language
 
 from campaign.env import JST
@@ -50,24 +51,17 @@ def pt(value: object) -> str:
         return ""
 
 
+# The styles of |jst, named in campaign/formats/<language>/formats.py (the admin writes its times with the first).
+JST_FORMATS = {"datetime": "DATETIME_FORMAT", "date": "WEEKDAY_DATE_FORMAT", "short": "DAY_MONTH_SHORT_FORMAT"}
+
+
 @register.filter
 def jst(value: object, style: str = "datetime") -> str:
     """A time in Japan time: ``3月6日(金) 07:30`` / ``Fri 6 Mar 07:30``; ``style`` = datetime | date | short."""
     when = _as_datetime(value)
     if when is None:
         return ""
-    when = when.astimezone(JST)
-    if _japanese():
-        date = f"{when.month}月{when.day}日({WEEKDAYS_JA[when.weekday()]})"
-        short = f"{when.month}/{when.day}"
-    else:
-        date = f"{WEEKDAYS_EN[when.weekday()]} {when.day} {MONTHS_EN[when.month - 1]}"
-        short = f"{when.day} {MONTHS_EN[when.month - 1]}"
-    if style == "date":
-        return date
-    if style == "short":
-        return short
-    return f"{date} {when:%H:%M}"
+    return date_format(when.astimezone(JST), JST_FORMATS[style])
 
 
 @register.filter

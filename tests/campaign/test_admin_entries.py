@@ -55,7 +55,7 @@ def test_the_staff_action_log_is_visible_to_superusers_only(admin_client, client
 
     admin_client.post(reverse(ADD), {"member_id": "M-LOG", "entered_at": ""})
     page = admin_client.get(reverse("admin:admin_logentry_changelist"))
-    assert page.status_code == 200 and "Entered member M-LOG" in page.content.decode()
+    assert page.status_code == 200 and "会員 M-LOG をエントリー" in page.content.decode()
     log = LogEntry.objects.get(change_message__contains="M-LOG")
     assert admin_client.post(reverse("admin:admin_logentry_delete", args=[log.pk]), {"post": "yes"}).status_code == 403
 

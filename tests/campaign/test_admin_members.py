@@ -58,7 +58,7 @@ def test_member_page_shows_stamp_card_ledger_and_explained_transactions(admin_cl
 def test_member_page_speaks_japanese_with_times_in_jst_and_statuses_in_words(admin_client, member):
     page = admin_client.get(reverse("admin:campaign_member_change", args=[member.pk])).content.decode()
     assert "3月3日(火) 08:00" in page  # the charge, in Japan time with its weekday
-    assert "(抽選前)" in page and "not_drawn" not in page
+    assert "抽選：対象外（抽選前）。" in page and "not_drawn" not in page  # Japanese punctuation too
     assert f"「{Mission.objects.get(code='casual-1').title_ja}」クリア" in page  # the ledger line's reward
     assert "期間・用途限定ポイント" in page and "limited</td>" not in page
     assert "2026-03-03T08:00" not in page
@@ -74,7 +74,7 @@ def test_rescore_action_scores_the_member_and_records_the_actor(admin_client, ad
     assert response.status_code == 302
     assert Stamp.objects.filter(member=member, cleared=True, mission__code="casual-1").exists()
     log = LogEntry.objects.get(object_id="M-LATE")
-    assert log.user == admin_user and "Re-scored" in log.change_message
+    assert log.user == admin_user and "会員 M-LATE を再集計" in log.change_message  # in the staff member's language
 
 
 def test_rescore_needs_a_post(admin_client, member):

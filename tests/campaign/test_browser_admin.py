@@ -8,6 +8,7 @@ Skips without Chromium, fails under CI=true.
 
 from __future__ import annotations
 
+import re
 from importlib import import_module
 from io import StringIO
 from pathlib import Path
@@ -92,6 +93,14 @@ def test_marketing_reads_the_dashboard_and_checks_the_merchants_and_a_rule_chang
     page.click("input[name=_save]")
     page.wait_for_selector("#dry-run")
     assert "10 日間" in page.locator("#text-warnings").inner_text()
+    # The changed stamps split into new / withdrawn / progress-only, and the parts add up to the total.
+    figure = {
+        key: int(page.locator(f"#{key}").inner_text().replace(",", ""))
+        for key in ("stamps-changed", "stamps-new", "stamps-withdrawn", "stamps-progress")
+    }
+    assert figure["stamps-changed"] == figure["stamps-new"] + figure["stamps-withdrawn"] + figure["stamps-progress"]
+    assert figure["stamps-new"] > 0  # 400 members: some paid on 6 days but not 10
+    assert page.locator("#affected-members a[href*='/admin/campaign/member/']").count() > 0
     _shot(page, "marketing-rule-change-preview")
     context.close()
 
@@ -187,4 +196,36 @@ def test_two_lottery_officers_draw_confirm_and_handle_a_forfeit_typing_the_ids(
     page.wait_for_selector("#lottery-forfeits")
     assert Forfeit.objects.get().status == "confirmed"
     _shot(page, "lottery-forfeit-confirmed")
+    context.close()
+
+
+@pytest.mark.parametrize("role", [MARKETING, OPERATIONS, LOTTERY, "superuser"])
+def test_every_list_of_every_role_reads_at_1280_px(browser, running, role):
+    """No list scrolls sideways at 1280 px, ids and amounts stay on one line, no time is ISO."""
+    user = UserFactory(username="root-lists", is_staff=True, is_superuser=True) if role == "superuser" else _staff(role)
+    context, page = _sign_in(browser, running, user)
+    lists = page.eval_on_selector_all(
+        "#content-main a[href$='/']",
+        "links => [...new Set(links.map(a => a.getAttribute('href')))].filter(h => h.split('/').length === 5)",
+    )
+    assert lists
+    cramped = {}
+    for path in lists:
+        page.goto(f"{running}{path}")
+        if not page.locator("#result_list").count():
+            continue
+        fits = page.evaluate("(r => r.scrollWidth <= r.clientWidth)(document.querySelector('#changelist .results'))")
+        # Ids, codes, amounts and times do not wrap (admin.css): one line each, so a list that fits reads whole.
+        wrapped = page.evaluate(
+            """() => [...document.querySelectorAll('#result_list td')]
+                 .filter(td => /field-(amount|transaction_id|\\w+_at)\\b/.test(td.className))
+                 .some(td => getComputedStyle(td).whiteSpace !== 'nowrap')"""
+        )
+        text = page.locator("#result_list").inner_text()
+        if not fits or wrapped or re.search(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text):
+            cramped[path] = (fits, wrapped)
+    if role == OPERATIONS:
+        page.goto(f"{running}/admin/campaign/transaction/")
+        _shot(page, "operations-transactions-1280")
+    assert not cramped, cramped
     context.close()

@@ -128,7 +128,17 @@ def test_the_dry_run_lists_every_affected_member_with_figures_that_add_up(admin_
     assert sum(e.stamps_changed for e in sample) == result.stamps_changed
     assert sum(e.awards for e in sample) == result.awards and sum(e.reversals for e in sample) == result.reversals
     assert sum(e.points_delta for e in sample) == result.points_delta
+    # Both lose the stamp: the changed stamps are withdrawn ones, and the page's parts add up to its total.
+    effect = response.context["effect"]
+    assert (effect.stamps_new, effect.stamps_withdrawn, effect.stamps_progress) == (0, 2, 0)
+    for part in ("stamps_new", "stamps_withdrawn", "stamps_progress"):
+        assert sum(getattr(e, part) for e in sample) == getattr(effect, part)
     page = response.content.decode()
+    assert '<td class="number" id="stamps-changed">2</td>' in page
+    assert '<td class="number" id="stamps-withdrawn">2</td>' in page
+    assert (
+        '<td class="number" id="stamps-new">0</td>' in page and '<td class="number" id="stamps-progress">0</td>' in page
+    )
     for effect in sample:  # each affected member links to their page
         assert reverse("admin:campaign_member_change", args=[effect.member_id]) in page
     assert 'id="sample-totals"' in page
@@ -167,8 +177,10 @@ def test_confirming_saves_and_rescores_in_the_background(
     assert mission.min_amount == 3500
     cleared = set(Stamp.objects.filter(mission=mission, cleared=True).values_list("member_id", flat=True))
     assert cleared == {"M-3500", "M-4000"}
-    log = LogEntry.objects.get(object_id=str(mission.pk), user=admin_user, change_message__contains="re-score")
-    assert "min_amount" in log.change_message
+    # Written in the staff member's language (Japanese by default), naming the field as the form does.
+    log = LogEntry.objects.get(object_id=str(mission.pk), user=admin_user, change_message__contains="再集計")
+    with translation.override("ja"):
+        assert str(Mission._meta.get_field("min_amount").verbose_name) in log.change_message
 
 
 def test_a_text_change_after_the_start_needs_no_confirmation(admin_client, in_campaign, paid):
@@ -213,3 +225,22 @@ def test_a_small_campaign_previews_every_member_exactly(in_campaign, paid):
     preview = rule_change_preview(campaign=in_campaign, missions=[mission], sample=4)
     assert (preview.sampled, preview.members, preview.estimated) == (4, 4, False)
     assert (preview.result.members_changed, preview.result.points_delta) == (2, -400)
+
+
+def test_the_dry_run_of_a_lowered_target_counts_new_stamps_and_progress_only_ones_apart(admin_client, in_campaign):
+    days = MemberFactory(member_id="M-DAYS")
+    once = MemberFactory(member_id="M-ONCE")
+    for member in (days, once):
+        EntryFactory(campaign=in_campaign, member=member)
+    for day in (3, 4, 5):
+        pay(days, f"2026-03-0{day} 12:00", 500)
+    pay(once, "2026-03-03 12:00", 500)
+    score(in_campaign, days, once)
+    mission = Mission.objects.get(campaign=in_campaign, code="mania-6")
+    response = admin_client.post(change_url(mission), form_data(mission, target_count=2))
+    effect = response.context["effect"]
+    # M-DAYS clears mania-6 (3 days of 2); M-ONCE's stamp keeps 1 day, now of 2: its target alone changes.
+    assert effect.stamps_new >= 1 and effect.stamps_withdrawn == 0 and effect.stamps_progress >= 1
+    assert effect.stamps_new + effect.stamps_withdrawn + effect.stamps_progress == effect.result.stamps_changed
+    sample = {e.member_id: e for e in response.context["sample"]}
+    assert sample["M-DAYS"].stamps_new >= 1 and sample["M-ONCE"].stamps_progress == 1

@@ -120,7 +120,7 @@ def test_operations_create_and_download_exports_in_the_admin(
     assert again.content == download.content
 
     log = LogEntry.objects.get(object_id=str(export.pk), content_type__model="pointexport")
-    assert log.user == admin_user and "#1" in log.change_message
+    assert log.user == admin_user and "ポイント出力 #1" in log.change_message
 
     listing = admin_client.get(reverse("admin:missions_pointexport_changelist")).content.decode()
     assert 'id="point-export-create"' in listing

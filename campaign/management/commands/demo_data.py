@@ -110,7 +110,10 @@ class Command(BaseCommand):
             if created:
                 user.set_password(MEMBER_PASSWORD)
                 user.save()
-            member, _ = Member.objects.get_or_create(member_id=member_id)
+            member, made = Member.objects.get_or_create(member_id=member_id)
+            if made:  # first seen at their first record on the demo clock, not when this command ran
+                times = [row[6] for row in ACTIVITY if row[0] == member_id] + [ENTERED.get(member_id, clock.now())]
+                Member.objects.filter(pk=member_id).update(created_at=min(times))
             if member.user_id != user.pk:
                 member.user = user
                 member.save(update_fields=["user"])
