@@ -309,6 +309,8 @@ class StampCardAdmin(_ReadOnlyAdmin):
     ]
     list_filter = ["entered", "lottery_eligible", StampsClearedFilter]
     search_fields = ["member__member_id"]
+    list_select_related = ["campaign"]
+    member_by_campaign = True
     fields = list_display
     readonly_fields = fields
 
@@ -339,6 +341,7 @@ class LedgerLineAdmin(_ReadOnlyAdmin):
     list_filter = ["kind", "point_type", RewardFilter, ("export", admin.EmptyFieldListFilter)]
     search_fields = ["member__member_id"]
     list_select_related = ["export", "mission"]
+    member_by_campaign = True
     fields = list_display[1:]  # the columns but the line's id
     readonly_fields = fields
 
