@@ -130,13 +130,20 @@ class CampaignAdmin(GroupedNumbers, admin.ModelAdmin):
             return get_object_or_404(Campaign, code=code)
         return Campaign.objects.current()
 
-    def _dashboard(self, request: HttpRequest):
+    def _dashboard(self, request: HttpRequest, *, wait: bool = True):
         campaign = self._dashboard_campaign(request)
-        figures = dashboard_figures_cached(campaign=campaign, refresh="refresh" in request.GET)
-        return campaign, figures, dashboard_charts(campaign=campaign, figures=figures)
+        figures = dashboard_figures_cached(campaign=campaign, refresh="refresh" in request.GET, wait=wait)
+        return campaign, figures, dashboard_charts(campaign=campaign, figures=figures) if figures else []
 
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
-        campaign, figures, charts = self._dashboard(request)
+        campaign, figures, charts = self._dashboard(request, wait=False)
+        if figures is None:  # the first figures are being computed by a worker: a page that reloads
+            context = {
+                **self.admin_site.each_context(request),
+                "title": gettext("Campaign dashboard"),
+                "opts": self.opts,
+            }
+            return TemplateResponse(request, "admin/campaign/dashboard_pending.html", {**context, "campaign": campaign})
         forecast = figures.forecast
         context = {
             **self.admin_site.each_context(request),
