@@ -114,7 +114,9 @@ def month_ready(args: argparse.Namespace) -> None:
 
     from campaign.models import Campaign
 
-    if args.reuse:
+    if args.reuse:  # migrated by this code, as a fresh one would be
+        command = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
+        bench_import.subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
         with connection.cursor() as cursor:
             for sql in RESET_SQL:
                 cursor.execute(sql)
