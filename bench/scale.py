@@ -64,6 +64,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--pushes", type=int, default=1000, help="transactions pushed for push → stamp")
     parser.add_argument("--samples", type=int, default=30, help="requests per measured page or API")
     parser.add_argument("--reuse", action="store_true", help="keep the month built by a previous run")
+    parser.add_argument(
+        "--scored", action="store_true", help="with --reuse: keep its scoring too (no full re-score measured)"
+    )
     parser.add_argument("--db", default="wesmo_scale_bench")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/5")
@@ -118,7 +121,7 @@ def month_ready(args: argparse.Namespace) -> None:
         command = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
         bench_import.subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
         with connection.cursor() as cursor:
-            for sql in RESET_SQL:
+            for sql in RESET_SQL[:3] if args.scored else RESET_SQL:
                 cursor.execute(sql)
         log("reused the built month")
         return
@@ -334,7 +337,7 @@ def main() -> int:
     env = environment(args, args.db)
     os.environ.update(env)
     if not (args.reuse and _built(args)):
-        args.reuse = False
+        args.reuse = args.scored = False
         database_fresh(host=args.host, name=args.db, env=env)
     import django
 
@@ -344,11 +347,13 @@ def main() -> int:
     path = Path(f"/tmp/wesmo-bench-import-{args.rows}.csv")  # noqa: S108 (a benchmark's scratch file)
     if not path.exists():
         bench_import.csv_write(path, args.rows)
-    workers = workers_start(env, count=2)
-    try:
-        score = full_rescore(args)
-    finally:
-        workers_stop(workers)
+    score = {"full_s": float("nan"), "copy_s": float("nan"), "score_ratio": float("nan")}
+    if not args.scored:
+        workers = workers_start(env, count=2)
+        try:
+            score = full_rescore(args)
+        finally:
+            workers_stop(workers)
     empty, empty_members = empty_reference(args, path)
     log("member requests, empty database:")
     _table(empty_members)
