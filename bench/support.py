@@ -63,4 +63,8 @@ def workers_stop(workers: list[subprocess.Popen]) -> None:
     for worker in workers:
         worker.terminate()
     for worker in workers:
-        worker.wait(timeout=30)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # busy with a task it would finish first (a loaded machine)
+            worker.kill()
+            worker.wait()

@@ -2,8 +2,8 @@
 
 Every series is one GROUP BY over an indexed column (entries by JST day, stamps by mission and
 day, ledger lines by day and point type, stamp cards by stamps), so the page stays fast with a
-million members. The figures are cached (``CACHE_SECONDS``); :mod:`campaign.dashboard_charts`
-turns them into the charts, their tables and their CSV files.
+million members. A Celery task computes them into the cache (``dashboard_figures_cached``);
+:mod:`campaign.dashboard_charts` turns them into the charts, their tables and their CSV files.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from celery import shared_task
 from django.core.cache import cache
 from django.db.models import Count, Exists, Max, OuterRef, Sum
 from django.db.models.functions import TruncDate
@@ -20,6 +21,7 @@ from django.db.models.functions import TruncDate
 from campaign import clock
 from campaign.forecast import Forecast, forecast_drift
 from campaign.models import Campaign, Entry, ImportBatch, PointType
+from campaign.queueing import task_enqueue
 from missions.models import Course, LedgerLine, Mission, Stamp, StampCard
 
 LOTTERY = "lottery"
@@ -237,20 +239,50 @@ def _points_by_course(
     return awarded, bars
 
 
-# The figures read millions of stamps and ledger lines (a few seconds at a million members):
-# staff see them at most this old, and can ask for fresh ones.
+# The figures read millions of stamps and ledger lines (10–20 s at a million members): a Celery task
+# computes them and the page shows the last ones computed, recomputed in the background when older
+# than CACHE_SECONDS or when staff ask; they are kept KEEP_SECONDS.
 CACHE_SECONDS = 300
+KEEP_SECONDS = 7 * 24 * 3600
 
 
-def dashboard_figures_cached(*, campaign: Campaign, refresh: bool = False) -> DashboardFigures:
-    """The figures from the cache when younger than CACHE_SECONDS (imports always live)."""
-    key = f"dashboard-figures:v2:{campaign.pk}"
-    figures = None if refresh else cache.get(key)
-    if figures is None:
-        figures = dashboard_figures(campaign=campaign)
-        cache.set(key, figures, CACHE_SECONDS)
-    figures.imports = _imports_last(campaign)
+def _key(campaign_id: int, what: str) -> str:
+    return f"dashboard-figures:v3:{campaign_id}:{what}"
+
+
+def dashboard_figures_cached(
+    *, campaign: Campaign, refresh: bool = False, wait: bool = False
+) -> DashboardFigures | None:
+    """The last figures computed (imports always live), or None while the first are being computed.
+
+    When they are older than CACHE_SECONDS or ``refresh`` asks, one refresh task is sent (the
+    ``fresh`` key, added for CACHE_SECONDS, lets one request per period send it). ``wait`` computes
+    missing figures here instead (the CSV downloads). Without a broker the task runs inline.
+    """
+    if refresh:
+        cache.delete(_key(campaign.pk, "fresh"))
+    if cache.add(_key(campaign.pk, "fresh"), True, CACHE_SECONDS):
+        task_enqueue(dashboard_refresh_task, campaign.pk)
+    figures = cache.get(_key(campaign.pk, "figures"))
+    if figures is None and wait:
+        figures = dashboard_figures_store(campaign=campaign)
+    if figures is not None:
+        figures.imports = _imports_last(campaign)
     return figures
+
+
+def dashboard_figures_store(*, campaign: Campaign) -> DashboardFigures:
+    figures = dashboard_figures(campaign=campaign)
+    cache.set(_key(campaign.pk, "figures"), figures, KEEP_SECONDS)
+    return figures
+
+
+@shared_task(acks_late=False, max_retries=0)
+def dashboard_refresh_task(campaign_id: int) -> None:
+    """Compute the dashboard's figures of a campaign into the cache (a lost task: the next period sends another)."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is not None:
+        dashboard_figures_store(campaign=campaign)
 
 
 def _imports_last(campaign: Campaign) -> list[ImportBatch]:

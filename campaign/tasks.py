@@ -13,6 +13,7 @@ from campaign.imports.batches import import_batch_run as import_batch_run_servic
 from campaign.imports.batches import imports_stale_fail as imports_stale_fail_service
 from campaign.models import ImportBatch
 from campaign.queueing import task_enqueue
+from campaign.services import import_statistics_refresh
 
 
 @shared_task(acks_late=True, max_retries=3, autoretry_for=(OperationalError,), retry_backoff=True)
@@ -22,6 +23,7 @@ def import_batch_run(batch_id: int) -> None:
     if batch is None:
         return
     import_batch_run_service(batch=batch, scoring="later")
+    import_statistics_refresh()
 
 
 def import_start(batch_id: int) -> None:

@@ -320,6 +320,8 @@ class StampCardAdmin(_ReadOnlyAdmin):
     ]
     list_filter = ["entered", "lottery_eligible", StampsClearedFilter]
     search_fields = ["member__member_id"]
+    list_select_related = ["campaign"]
+    member_by_campaign = True
     fields = list_display
     readonly_fields = fields
 
@@ -355,6 +357,7 @@ class LedgerLineAdmin(_ReadOnlyAdmin):
     ]
     search_fields = ["member__member_id"]
     list_select_related = ["export", "mission"]
+    member_by_campaign = True
     fields = list_display[1:]  # the columns but the line's id
     readonly_fields = fields
 

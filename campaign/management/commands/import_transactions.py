@@ -7,6 +7,7 @@ from django.utils.timezone import localtime
 
 from campaign.imports.batches import import_batch_create, import_batch_run, import_earlier
 from campaign.models import Campaign, ImportRejection, ImportStatus
+from campaign.services import import_statistics_refresh
 
 
 class Command(BaseCommand):
@@ -34,6 +35,7 @@ class Command(BaseCommand):
                 "importing it again changes nothing."
             )
         batch = import_batch_run(batch=batch, path=path, scoring="none" if no_score else "now")
+        import_statistics_refresh()
         if batch.status == ImportStatus.REFUSED:
             raise CommandError(f"{path}: refused: {batch.message}")
         for warning in batch.warnings:
