@@ -219,7 +219,6 @@ def _rows_stage(
     rows = 0
     next_save = CHUNK_ROWS
     last_id, ascending = "", True
-    members = stage.members
     for line, values in source.rows():
         problem = ""
         if len(values) == width:
@@ -231,7 +230,6 @@ def _rows_stage(
         record, errors = record_check(picked, window)
         if record is not None and not problem:
             stage.write((line, *record))
-            members[record[1]] += 1
             if record[0] <= last_id:
                 ascending = False
             last_id = record[0]

@@ -15,7 +15,6 @@ database fail part way, the slices merged are kept whole and importing the file 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -93,7 +92,6 @@ class Stage:
     def __init__(self) -> None:
         self.cursor = connection.cursor()
         self.rows = 0
-        self.members: Counter[str] = Counter()  # rows staged per member, counted by the reader
         self._copy = None
         self._open = ExitStack()
         self._pending: list[tuple] = []
@@ -173,7 +171,7 @@ def stage_merge(
             "GROUP BY transaction_id HAVING count(*) > 1"
         )
         repeated = bool(cursor.rowcount)
-    slices = _slices(stage.members)
+    slices = _slices(cursor)
     merged.slices = len(slices)
     params = [campaign_id, RecordSource.FILE, batch_id, connection.ops.adapt_datetimefield_value(received_at)]
     for done, (first, last, members) in enumerate(slices, start=1):
@@ -192,13 +190,14 @@ def stage_merge(
     return merged
 
 
-def _slices(counts: Counter[str]) -> list[tuple[str, str, list[str]]]:
+def _slices(cursor) -> list[tuple[str, str, list[str]]]:
     """The staged members in order, cut into slices of about SLICE_ROWS rows: (first, last, members).
-    (Member ids are ASCII: Python's order is the database's "C" order.)"""
+    (Counted by the database: a count per member kept by the reader cost it a fifth more time.)"""
+    cursor.execute(f"SELECT member_id, count(*) FROM {STAGE} GROUP BY member_id ORDER BY member_id")
     slices, members, rows = [], [], 0
-    for member in sorted(counts):
+    for member, count in cursor.fetchall():
         members.append(member)
-        rows += counts[member]
+        rows += count
         if rows >= SLICE_ROWS:
             slices.append((members[0], members[-1], members))
             members, rows = [], 0
