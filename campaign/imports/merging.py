@@ -45,7 +45,7 @@ _BINARY_TYPES = [
     "varchar",
     "varchar",
 ]
-SLICE_ROWS = 200_000  # staged rows merged (and committed) at once; the workers score one while the next goes in
+SLICE_ROWS = 500_000  # staged rows merged (and committed) at once; the workers score one while the next goes in
 ANALYZE_AFTER = 50_000  # staged rows after which the first slice refreshes the planner's statistics (PostgreSQL)
 
 _SAME = (
@@ -191,7 +191,8 @@ def stage_merge(
 
 
 def _slices(cursor) -> list[tuple[str, str, list[str]]]:
-    """The staged members in order, cut into slices of about SLICE_ROWS rows: (first, last, members)."""
+    """The staged members in order, cut into slices of about SLICE_ROWS rows: (first, last, members).
+    (Counted by the database: a count per member kept by the reader cost it a fifth more time.)"""
     cursor.execute(f"SELECT member_id, count(*) FROM {STAGE} GROUP BY member_id ORDER BY member_id")
     slices, members, rows = [], [], 0
     for member, count in cursor.fetchall():
@@ -213,6 +214,9 @@ def _slice_insert(
     if _postgresql():
         cursor.execute("SET LOCAL work_mem = '256MB'")  # the sort by id stays in memory
         cursor.execute("SET LOCAL jit = off")  # it cost more than it saved on these statements
+        # The commit need not wait for the disk: a later commit (the batch's) does, and should the server
+        # fail first, the batch is left unfinished and importing the file again stores what was lost.
+        cursor.execute("SET LOCAL synchronous_commit = off")
     if _postgresql():  # the slice's members are known: no pass over the staged rows, no model objects
         cursor.execute(
             "INSERT INTO campaign_member (member_id, created_at) SELECT unnest(%s::varchar[]), %s "

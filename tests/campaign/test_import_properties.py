@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -119,6 +119,41 @@ def test_the_row_check_never_raises_on_any_values(values):
     assert (record is None) == bool(errors)
     if record is not None:
         assert 1 <= len(record.transaction_id) <= 64 and record.type in ("charge", "payment", "cancel")
+
+
+_JST = timezone(timedelta(hours=9))
+_MOMENTS = st.datetimes(min_value=datetime(2026, 2, 27), max_value=datetime(2026, 4, 3), timezones=st.just(_JST))
+
+
+@PROPERTY_SETTINGS
+@given(
+    edges=st.lists(_MOMENTS, min_size=3, max_size=3, unique=True).map(sorted),
+    moment=st.one_of(_MOMENTS, st.sampled_from(["start", "end", "latest"])),
+    shift=st.sampled_from([timedelta(0), timedelta(seconds=-1), timedelta(seconds=1)]),
+    kind=st.sampled_from(["payment", "cancel"]),
+    form=st.sampled_from(["T", " ", "basic", "week"]),
+)
+def test_a_time_in_the_systems_own_form_is_judged_as_the_moment_it_names(edges, moment, shift, kind, form):
+    """The check compares a time written 2026-03-06T07:30:00+09:00 as text: held to datetime
+    comparisons, at the period's edges and the clock's to the second, bounds with microseconds too."""
+    start, end, now = edges
+    window = Window(starts_at=start, ends_at=end, cutoff_at=now + timedelta(days=1), now=now, skew=timedelta(0))
+    if isinstance(moment, str):  # a row at an edge, or a second beside it
+        moment = {"start": start, "end": end, "latest": now}[moment]
+    moment = moment.replace(microsecond=0) + shift
+    if form == "basic":  # as wide as the usual form, but another form: 2026-04-01T000000.5+09:00
+        moment += timedelta(microseconds=500_000)
+        text = f"{moment:%Y-%m-%dT%H%M%S}.5+09:00"
+    elif form == "week":  # 2026-W14-3T00:00:00+09:00
+        year, week, day = moment.isocalendar()
+        text = f"{year}-W{week:02d}-{day}T{moment:%H:%M:%S}+09:00"
+    else:
+        text = moment.isoformat(sep=form)
+    original = "T0" if kind == "cancel" else ""
+    record, errors = record_check(("T1", "M1", kind, "500", "", "" if original else "S1", text, original, ""), window)
+    in_time = moment <= now and (kind == "cancel" or start <= moment < end)
+    assert (record is not None) == in_time, errors
+    assert record is None or record.occurred_at == moment
 
 
 # --- an import stores exactly what the one row check accepts, at every edge ------------------
