@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import psycopg
 from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError, close_old_connections, connections, transaction
@@ -16,7 +17,12 @@ from campaign.queueing import task_enqueue
 from campaign.services import import_statistics_refresh
 
 
-@shared_task(acks_late=True, max_retries=3, autoretry_for=(OperationalError,), retry_backoff=True)
+# psycopg's own: the staging COPY writes through psycopg's cursor, outside Django's error wrapping
+# (wrapping each row would cost more than the rest of the check), so a connection ended mid-COPY
+# raises psycopg's OperationalError. A retried import stores what is not stored yet.
+@shared_task(
+    acks_late=True, max_retries=3, autoretry_for=(OperationalError, psycopg.OperationalError), retry_backoff=True
+)
 def import_batch_run(batch_id: int) -> None:
     """Import an uploaded file; safe to run twice (a finished batch is left alone, a retry starts over)."""
     batch = ImportBatch.objects.select_related("campaign").filter(pk=batch_id).first()
