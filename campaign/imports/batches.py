@@ -4,9 +4,9 @@
 staging table and the rejected ones into the report (``ImportRejection``) chunk by chunk, saving
 the progress between chunks; then the staged rows are merged slice by slice (``merging``), so a
 file refused while it is read stores nothing, and a run stopped while merging stores the rest when
-run again (what a slice stored counts as duplicates then). The members it touched are scored by ``members_score_task``s in a
-Celery group spread over whatever workers run (inline when there is no broker); the command waits
-for the group, the admin's task does not.
+run again (what a slice stored counts as duplicates then). The members it touched are scored by
+``members_score_task``s in a Celery group spread over whatever workers run (inline when there is
+no broker); the command waits for the group, the admin's task does not.
 """
 
 from __future__ import annotations
