@@ -64,7 +64,7 @@ def test_a_broker_refusal_is_logged_with_the_request_and_member_but_no_secret(sy
     response = system_client.post("/api/v1/entries", {"member_id": "M-LOG"}, format="json")
     assert response.status_code == 201
     (line,) = [line for line in log_lines() if line["logger"] == "campaign.queueing"]
-    assert line["level"] == "ERROR" and "refused task" in line["message"]
+    assert line["level"] == "ERROR" and "the broker refused missions.tasks.members_score_task" in line["message"]
     assert line["member_id"] == "M-LOG"
     assert line["request_id"] == response["X-Request-ID"]
     token = system_client._credentials["HTTP_AUTHORIZATION"].split()[1]
