@@ -34,21 +34,9 @@ def entry_create(
     requests (a double click creates one entry).
     """
     member_id = member_id_check(member_id)
-    existing = Entry.objects.filter(campaign=campaign, member_id=member_id).first()
-    if existing is not None:
-        return existing, False
-    received_at = clock.now()
-    judged = record_time_judge(campaign=campaign, when=entered_at, received_at=received_at, what=_("entry"))
-    with transaction.atomic():
-        member = member_get_or_create(member_id=member_id)
-        entry, created = Entry.objects.get_or_create(
-            campaign=campaign,
-            member=member,
-            defaults={"entered_at": judged, "source": source, "received_at": received_at},
-        )
-        if created:
-            _score_soon(campaign=campaign, member_id=member_id)
-    return entry, created
+    return _record_once(
+        Entry, campaign=campaign, member_id=member_id, moment=("entered_at", entered_at), what=_("entry"), source=source
+    )
 
 
 def video_view_record(
@@ -71,22 +59,40 @@ def video_view_record(
             "unknown_video",
             _("Unknown video %(code)r; the videos are: %(codes)s.") % {"code": video_code, "codes": codes},
         )
-    existing = VideoView.objects.filter(campaign=campaign, member_id=member_id, video=video).first()
+    return _record_once(
+        VideoView,
+        campaign=campaign,
+        member_id=member_id,
+        moment=("watched_at", watched_at),
+        what=_("video view"),
+        source=source,
+        video=video,
+    )
+
+
+def _record_once(model, *, campaign: Campaign, member_id: str, moment: tuple, what: str, source: str, **key):
+    """The member's one record of ``model`` (an entry, a video's view): the stored one, or a new one.
+
+    A record already stored is returned whatever the time; a new one is judged by its time (R2) and
+    the unique constraint decides between racing requests (a double click stores one).
+    """
+    existing = model.objects.filter(campaign=campaign, member_id=member_id, **key).first()
     if existing is not None:
         return existing, False
+    field, when = moment
     received_at = clock.now()
-    judged = record_time_judge(campaign=campaign, when=watched_at, received_at=received_at, what=_("video view"))
+    judged = record_time_judge(campaign=campaign, when=when, received_at=received_at, what=what)
     with transaction.atomic():
         member = member_get_or_create(member_id=member_id)
-        view, created = VideoView.objects.get_or_create(
+        record, created = model.objects.get_or_create(
             campaign=campaign,
             member=member,
-            video=video,
-            defaults={"watched_at": judged, "source": source, "received_at": received_at},
+            **key,
+            defaults={field: judged, "source": source, "received_at": received_at},
         )
         if created:
             _score_soon(campaign=campaign, member_id=member_id)
-    return view, created
+    return record, created
 
 
 def _score_soon(*, campaign: Campaign, member_id: str) -> None:
