@@ -12,7 +12,8 @@
      primary key and answers JSON, through the same settings and middleware (bench/load_urls.py,
      mounted only by bench/load_settings.py, which the server of this bench runs with);
    - the progress API ``GET /api/v1/members/<id>/progress`` (system token, random members);
-   - the stamp card page ``GET /stamps/`` (random member sessions). Right before a page phase,
+   - the stamp card page ``GET /stamps/`` (random member sessions, signed in with WESTER ID as
+     members are: ``campaign.wester_id.WesterIdBackend``). Right before a page phase,
      unless they were within the last ``60 − seconds − 5`` s, every sample member's card is
      rendered afresh (the cache flushed, each card opened once), so the phase measures cards the
      site keeps, not their first rendering nor all of them expiring together.
@@ -168,7 +169,7 @@ def data_load(*, members: int, per_member: int, sessions: int) -> tuple[str, lis
             cursor.execute("UPDATE campaign_member SET user_id = %s WHERE member_id = %s", [user.pk, user.username])
             session = SessionStore()
             session[SESSION_KEY] = str(user.pk)
-            session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+            session[BACKEND_SESSION_KEY] = "campaign.wester_id.WesterIdBackend"  # members sign in with it
             session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session.create()
             keys.append(session.session_key)
