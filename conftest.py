@@ -170,12 +170,15 @@ def _cache_database_per_worker():
 
 @pytest.fixture(autouse=True)
 def _fresh_kept_copies():
-    """Each test starts without a kept copy of another test's campaign, courses and missions."""
+    """Each test starts without a kept copy of another test's campaign, courses and missions, nor
+    the throttle's leases of another test's clients (campaign.throttling)."""
     from campaign.models import current_forget
+    from campaign.throttling import leases_forget
     from missions.progress import structure_forget
 
     structure_forget()
     current_forget()
+    leases_forget()
     yield
     structure_forget()
     current_forget()

@@ -11,6 +11,7 @@ function setup(thread)
 end
 
 local mode, token, members, sessions, expect
+local CSRF_COOKIE = "benchLoadCsrfCookieOfTheBrowser1" -- a CSRF secret: 32 letters and digits
 -- Globals, not locals: done() reads them from each thread with thread:get().
 bad, first_bad = 0, nil
 
@@ -36,7 +37,9 @@ function request()
     local path = string.format("/api/v1/members/M%07d/progress", math.random(1, members))
     return wrk.format("GET", path, { ["Authorization"] = "Token " .. token })
   end
-  return wrk.format("GET", "/stamps/", { ["Cookie"] = "sessionid=" .. sessions[math.random(#sessions)] })
+  -- A member's browser sends back the CSRF cookie its first page set (bench/load.py opened each card once).
+  local cookie = "sessionid=" .. sessions[math.random(#sessions)] .. "; csrftoken=" .. CSRF_COOKIE
+  return wrk.format("GET", "/stamps/", { ["Cookie"] = cookie })
 end
 
 function response(status, headers, body)

@@ -74,16 +74,20 @@ def _get_member_for_user(request: HttpRequest, member_id: str | None = None) -> 
 
 
 def _member_or_none(request: HttpRequest) -> Member | None:
-    """The signed-in user's member (only its id loaded), read with plain SQL on every member page:
-    the ORM's query for ``request.user.member`` cost as much CPU as a whole minimal request (bench/load.py)."""
-    if not request.user.is_authenticated:
+    """The signed-in user's member (only its id loaded). A member signed in with WESTER ID has it
+    read with the user (campaign.sessions.member_user_read); other sign-ins (the demo's, staff)
+    read it with plain SQL: the ORM's query for ``request.user.member`` cost as much CPU as a
+    whole minimal request (bench/load.py)."""
+    user = request.user
+    if not user.is_authenticated:
         return None
+    member_of_user = Member.user.field.remote_field  # the user's side of the link: ``user.member``
+    if member_of_user.is_cached(user):
+        return member_of_user.get_cached_value(user)
     with prepared_cursor() as cursor:
-        cursor.execute(f"SELECT member_id FROM {Member._meta.db_table} WHERE user_id = %s", [request.user.pk])
+        cursor.execute(f"SELECT member_id FROM {Member._meta.db_table} WHERE user_id = %s", [user.pk])
         row = cursor.fetchone()
-    return (
-        None if row is None else Member.from_db(connection.alias, ["member_id", "user_id"], [row[0], request.user.pk])
-    )
+    return None if row is None else Member.from_db(connection.alias, ["member_id", "user_id"], [row[0], user.pk])
 
 
 def _seconds() -> float:

@@ -30,6 +30,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 
 from campaign.models import Member
 from campaign.services import Refused, member_id_check
+from campaign.sessions import member_user_read
 
 logger = logging.getLogger(__name__)
 
@@ -124,10 +125,8 @@ class WesterIdBackend(OIDCAuthenticationBackend):
         return member_user_for(member_id=member_id)
 
     def get_user(self, user_id):
-        try:
-            return self.UserModel.objects.get(pk=user_id)
-        except self.UserModel.DoesNotExist:
-            return None
+        """The user with its member, in one plain query (campaign.sessions: every member page reads it)."""
+        return member_user_read(user_id)
 
 
 @transaction.atomic

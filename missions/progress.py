@@ -11,7 +11,6 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from campaign.env import JST
@@ -49,14 +48,11 @@ lottery_status: Callable[..., str] = _no_lottery
 # edit within the TTL, like the site's cached cards.
 STRUCTURE_TTL = 30.0
 _structure_lock = threading.Lock()
-_structures: dict[int, tuple[float, _Structure]] = {}
-
-
-@dataclass(frozen=True)
-class _Structure:
-    courses: list[Course]
-    missions: list[Mission]
-    targets: dict[int, int]
+# Per course: its code, its maximum and its missions as plain tuples (the document's loop reads
+# them for every member: model attributes and properties cost more than the rest of the loop).
+_MissionRow = tuple[int, str, int, int, str, int | None]  # pk, code, target, max_points, point_type, unit_points
+_Courses = list[tuple[str, int, list[_MissionRow]]]
+_structures: dict[int, tuple[float, _Courses]] = {}
 
 
 def structure_forget(*args, **kwargs) -> None:
@@ -64,23 +60,28 @@ def structure_forget(*args, **kwargs) -> None:
         _structures.clear()
 
 
-def _structure(campaign: Campaign) -> _Structure:
+def _structure(campaign: Campaign) -> _Courses:
     now = time.monotonic()
     with _structure_lock:
         cached = _structures.get(campaign.pk)
     if cached is not None and now - cached[0] < STRUCTURE_TTL:
         return cached[1]
-    courses = list(Course.objects.filter(campaign=campaign).order_by("order", "code"))
     missions = list(
         Mission.objects.filter(campaign=campaign, is_active=True)
         .prefetch_related("requires")
         .order_by("course__order", "order", "code")
     )
-    targets = {m.pk: _mission_target(m, len(m.requires.all())) for m in missions}
-    structure = _Structure(courses=courses, missions=missions, targets=targets)
+    courses = []
+    for course in Course.objects.filter(campaign=campaign).order_by("order", "code"):
+        rows = [
+            (m.pk, m.code, _mission_target(m, len(m.requires.all())), m.max_points, m.point_type, m.unit_points)
+            for m in missions
+            if m.course_id == course.pk
+        ]
+        courses.append((course.code, sum(row[3] for row in rows), rows))
     with _structure_lock:
-        _structures[campaign.pk] = (now, structure)
-    return structure
+        _structures[campaign.pk] = (now, courses)
+    return courses
 
 
 # The member's rows in one query whatever the history: its one-row facts, its stamps and its
@@ -105,6 +106,9 @@ _MEMBER_SQL = """
 """
 
 
+_NO_STAMP = (0, False, None)
+
+
 def _moment(value: datetime | str | None) -> datetime | None:
     """A time read with plain SQL: aware on PostgreSQL; on SQLite naive (or text) in UTC, as Django stores it."""
     if isinstance(value, str):
@@ -115,8 +119,7 @@ def _moment(value: datetime | str | None) -> datetime | None:
 
 
 def progress_build(*, campaign: Campaign, member_id: str) -> dict:
-    structure = _structure(campaign)
-    courses, missions = structure.courses, structure.missions
+    courses = _structure(campaign)
     with prepared_cursor() as cursor:
         cursor.execute(_MEMBER_SQL, {"campaign": campaign.pk, "member": member_id})
         rows = cursor.fetchall()
@@ -128,7 +131,7 @@ def progress_build(*, campaign: Campaign, member_id: str) -> dict:
             entered_at, scored_at, card_eligible = _moment(moment), _moment(scored), flag
             draw_status, outcome = text, text2
         elif kind == "stamp":
-            stamps[number] = (count, bool(flag), _moment(moment))
+            stamps[number] = (count, bool(flag), moment)
         else:
             by_reward[text] += number
             by_type[text2] += number
@@ -136,35 +139,32 @@ def progress_build(*, campaign: Campaign, member_id: str) -> dict:
     entered = entered_at is not None
     would_earn: dict[str, int] = defaultdict(int)
     course_docs = []
-    for course in courses:
+    for course_code, course_max_points, missions in courses:
         mission_docs = []
-        for mission in (m for m in missions if m.course_id == course.pk):
-            progress, stamp_cleared, cleared_at = stamps.get(mission.pk, (0, False, None))
-            target = structure.targets[mission.pk]
+        course_points = 0
+        for pk, code, target, max_points, point_type, unit_points in missions:
+            progress, stamp_cleared, cleared_at = stamps.get(pk, _NO_STAMP)
             progress = min(progress, target)
-            cleared = bool(entered and stamp_cleared)
+            cleared = entered and stamp_cleared
             if not entered and progress >= target:
-                would_earn[mission.point_type] += mission.max_points
-            elif not entered and mission.unit_points:
-                would_earn[mission.point_type] += mission.unit_points * progress
+                would_earn[point_type] += max_points
+            elif not entered and unit_points:
+                would_earn[point_type] += unit_points * progress
+            points = by_reward.get(code, 0)
+            course_points += points
             mission_docs.append(
                 {
-                    "code": mission.code,
+                    "code": code,
                     "cleared": cleared,
-                    "cleared_at": iso_jst(cleared_at) if cleared else None,
+                    "cleared_at": iso_jst(_moment(cleared_at)) if cleared else None,
                     "progress": progress,
                     "target": target,
-                    "points": by_reward.get(mission.code, 0),
-                    "max_points": mission.max_points,
+                    "points": points,
+                    "max_points": max_points,
                 }
             )
         course_docs.append(
-            {
-                "code": course.code,
-                "points": sum(m["points"] for m in mission_docs),
-                "max_points": sum(m["max_points"] for m in mission_docs),
-                "missions": mission_docs,
-            }
+            {"code": course_code, "points": course_points, "max_points": course_max_points, "missions": mission_docs}
         )
     eligible = bool(entered and card_eligible)  # None: no stamp card yet
     document = {

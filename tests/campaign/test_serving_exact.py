@@ -128,3 +128,37 @@ def test_a_signed_out_session_is_refused_on_the_next_request(in_campaign):
     stolen.cookies["sessionid"] = key
     answer = stolen.get("/stamps/")
     assert answer.status_code == 302 and "/login/" in answer["Location"]
+
+
+def test_a_wester_id_sessions_user_and_member_are_one_read_and_changes_show_on_the_next_request(
+    in_campaign, django_assert_num_queries
+):
+    """A member signed in with WESTER ID: the kept page reads the session, the user with its member
+    (campaign.sessions.member_user_read) and the card's state; an unlinked member, a changed
+    password and a deleted user each show on the very next request."""
+    member = MemberFactory(member_id="M5000005", user=UserFactory(username="M5000005"))
+    EntryFactory(member=member, entered_at=jst("2026-03-10 12:00"))
+    score(in_campaign, member)
+    cache.clear()
+    client = Client()
+    client.force_login(member.user, backend="campaign.wester_id.WesterIdBackend")
+    _page(client)
+    with django_assert_num_queries(3):
+        assert 'id="stamp-card"' in _page(client)
+    assert client.get("/api/v1/me/progress").json()["member_id"] == "M5000005"
+
+    user = member.user
+    member.user = None
+    member.save()
+    assert client.get("/stamps/").status_code == 404
+    member.user = user
+    member.save()
+    assert client.get("/stamps/").status_code == 200
+    user.set_password("changed elsewhere")
+    user.save()
+    assert "/login/" in client.get("/stamps/")["Location"]
+
+    client.force_login(user, backend="campaign.wester_id.WesterIdBackend")
+    assert client.get("/stamps/").status_code == 200
+    user.delete()
+    assert "/login/" in client.get("/stamps/")["Location"]
