@@ -62,7 +62,7 @@ CARD_KEPT_SECONDS = 60  # campaign.views.STAMP_CARD_CACHE_SECONDS
 
 
 def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+    print(f"[{time.strftime('%H:%M:%S', time.gmtime())}Z] {message}", flush=True)  # UTC, as the other benches
 
 
 # ---------------------------------------------------------------------------- database
