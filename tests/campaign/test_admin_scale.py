@@ -11,10 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from campaign.admin import CappedCountPaginator
-from campaign.models import Member, PointType, Transaction
+from campaign.models import Member, Transaction
 from campaign.services import rows_estimate
-from missions.models import LedgerKind, LedgerLine, StampCard
-from tests.campaign.factories import EntryFactory, MemberFactory, TransactionFactory, jst
+from missions.models import StampCard
+from tests.campaign.factories import EntryFactory, MemberFactory, TransactionFactory
+from tests.missions.factories import LedgerLineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -70,24 +71,11 @@ def test_rows_estimate_reads_the_plan_on_postgresql_and_nothing_elsewhere(forty)
     assert rows_estimate(everything.filter(member_id="NOBODY")) <= 2
 
 
-def _ledger_line(campaign, member: Member, reward: str) -> LedgerLine:
-    return LedgerLine.objects.create(
-        campaign=campaign,
-        member=member,
-        reward=reward,
-        kind=LedgerKind.AWARD,
-        points=200,
-        point_type=PointType.LIMITED,
-        reason=reward,
-        occurred_at=jst("2026-03-10 12:00"),
-    )
-
-
 def test_a_member_search_of_ledger_lines_and_cards_finds_that_member_only(admin_client, campaign):
     one, two = Member.objects.create(member_id="M1"), Member.objects.create(member_id="M2")
     for member in (one, two):
-        _ledger_line(campaign, member, "casual-1")
-        _ledger_line(campaign, member, "casual-2")
+        LedgerLineFactory(campaign=campaign, member=member, reward="casual-1")
+        LedgerLineFactory(campaign=campaign, member=member, reward="casual-2")
         StampCard.objects.create(campaign=campaign, member=member, stamps_cleared=2)
     lines = admin_client.get(reverse("admin:missions_ledgerline_changelist") + "?q=M2").context["cl"]
     assert sorted((line.member_id, line.reward) for line in lines.result_list) == [
@@ -99,7 +87,7 @@ def test_a_member_search_of_ledger_lines_and_cards_finds_that_member_only(admin_
 
 
 def test_the_ledger_member_search_reaches_the_campaign_member_index(postgres_only, admin_client, campaign):
-    _ledger_line(campaign, Member.objects.create(member_id="M1"), "casual-1")
+    LedgerLineFactory(campaign=campaign, member=Member.objects.create(member_id="M1"), reward="casual-1")
     cl = admin_client.get(reverse("admin:missions_ledgerline_changelist") + "?q=M1").context["cl"]
     sql, params = cl.queryset.query.sql_with_params()
     with connection.cursor() as cursor:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import factory
 
-from campaign.models import Campaign, VideoView
-from missions.models import Video
+from campaign.models import Campaign, PointType, VideoView
+from missions.models import LedgerKind, LedgerLine, Video
 from tests.campaign.factories import EntryFactory, MemberFactory, TransactionFactory, jst
 
 __all__ = [
     "EntryFactory",
+    "LedgerLineFactory",
     "MemberFactory",
     "TransactionFactory",
     "VideoViewFactory",
@@ -90,3 +91,19 @@ def ledger_balance(member) -> int:
     from missions.models import LedgerLine
 
     return LedgerLine.objects.filter(member_id=member.member_id).aggregate(s=Sum("points"))["s"] or 0
+
+
+class LedgerLineFactory(factory.django.DjangoModelFactory):
+    """An award of 200 limited points for ``reward`` (the admin's lists and filters read them)."""
+
+    class Meta:
+        model = LedgerLine
+
+    campaign = factory.LazyFunction(lambda: Campaign.objects.current())
+    member = factory.SubFactory(MemberFactory)
+    reward = "casual-1"
+    kind = LedgerKind.AWARD
+    points = 200
+    point_type = PointType.LIMITED
+    reason = factory.SelfAttribute("reward")
+    occurred_at = factory.LazyFunction(lambda: jst("2026-03-10 12:00"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from campaign.models import Member, PointType
-from missions.models import LedgerKind, LedgerLine, StampCard
-from tests.campaign.factories import jst
+from campaign.models import Member
+from missions.models import StampCard
+from tests.missions.factories import LedgerLineFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -15,16 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_ledger_lines_filter_by_reward_and_not_yet_exported(admin_client, campaign):
     member = Member.objects.create(member_id="M1")
     for reward in ["casual-1", "lottery"]:
-        LedgerLine.objects.create(
-            campaign=campaign,
-            member=member,
-            reward=reward,
-            kind=LedgerKind.AWARD,
-            points=200,
-            point_type=PointType.LIMITED,
-            reason=reward,
-            occurred_at=jst("2026-03-10 12:00"),
-        )
+        LedgerLineFactory(campaign=campaign, member=member, reward=reward)
     url = reverse("admin:missions_ledgerline_changelist")
     response = admin_client.get(url + "?reward=lottery")
     assert [line.reward for line in response.context["cl"].result_list] == ["lottery"]
