@@ -58,6 +58,24 @@ def _post_at_once(key: str, bodies: list[list[dict]]) -> list[dict]:
     return answers
 
 
+def _import_racing_posts(campaign, path, key: str, records: list[dict], *, scoring: str):
+    """Import the file on a thread while three overlapping calls post the same records: (batch, answers)."""
+    batch = import_batch_create(campaign=campaign, path=path)
+    imported: list = []
+
+    def file_import() -> None:
+        try:
+            imported.append(import_batch_run(batch=batch, path=path, scoring=scoring))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=file_import)
+    thread.start()
+    answers = _post_at_once(key, [records[:200], records[100:300], records[::-1]])
+    thread.join(timeout=120)
+    return imported[0], answers
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_posts_of_the_same_records_accept_each_record_once(in_campaign, postgres_only):
     _user, key = api_client_create(name="concurrent")
@@ -91,19 +109,7 @@ def test_the_api_racing_a_file_import_of_the_same_ids_claims_only_what_it_stored
     lines = [f"{r['transaction_id']},{r['member_id']},payment,{r['amount']},SHOP-1,{r['occurred_at']}" for r in records]
     path = tmp_path / "tx.csv"
     path.write_text(header + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
-    batch = import_batch_create(campaign=in_campaign, path=path)
-    imported: list = []
-
-    def file_import() -> None:
-        try:
-            imported.append(import_batch_run(batch=batch, path=path, scoring="none"))
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=file_import)
-    thread.start()
-    answers = _post_at_once(key, [records[:200], records[100:300], records[::-1]])
-    thread.join(timeout=120)
+    batch, answers = _import_racing_posts(in_campaign, path, key, records, scoring="none")
     from_api = sum(answer["accepted"] for answer in answers)
-    assert from_api + imported[0].accepted == Transaction.objects.count() == 400
+    assert from_api + batch.accepted == Transaction.objects.count() == 400
     assert from_api == Transaction.objects.filter(source="api").count()

@@ -7,17 +7,13 @@ add the real worker's scoring of the racing records and a larger race (20 pushes
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connections
 
 from campaign.auth import api_client_create
-from campaign.imports.batches import import_batch_create, import_batch_run
 from campaign.models import Transaction
 from missions.models import ScoringDue
 from tests.campaign.factories import EntryFactory
-from tests.campaign.test_api_concurrency import _post_at_once, _records
+from tests.campaign.test_api_concurrency import _import_racing_posts, _post_at_once, _records
 from tests.faults.processes import assert_scored_exactly, transactions_csv, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,20 +49,8 @@ def test_the_same_ids_by_file_and_api_at_once_are_stored_and_awarded_once(in_cam
     records = _records("F", 400)
     keys = ["transaction_id", "member_id", "type", "amount", "points_used", "merchant_code", "occurred_at"]
     path = transactions_csv(tmp_path / "tx.csv", [[record.get(k, 0) for k in keys] for record in records])
-    batch = import_batch_create(campaign=in_campaign, path=path)
-    imported = []
-
-    def file_import() -> None:
-        try:
-            imported.append(import_batch_run(batch=batch, path=path, scoring="later"))  # as the admin's task
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=file_import)
-    thread.start()
-    answers = _post_at_once(key, [records[:200], records[100:300], records[::-1]])
-    thread.join(timeout=120)
+    batch, answers = _import_racing_posts(in_campaign, path, key, records, scoring="later")  # as the admin's task
     assert Transaction.objects.count() == 400
-    assert imported[0].accepted + sum(answer["accepted"] for answer in answers) == 400
+    assert batch.accepted + sum(answer["accepted"] for answer in answers) == 400
     _all_scored()
     assert_scored_exactly(in_campaign, members=MEMBERS)
