@@ -218,18 +218,19 @@ class _Chunk:
             f" FROM ({state}) s FULL JOIN ({desired}) d"
             f" ON d.member_id = s.member_id AND d.reward = s.reward AND d.unit = s.unit"
         )
+        # The difference is read twice (reversals, then awards): materialized once, not computed twice.
         self.run(
-            f"CREATE TEMP TABLE _line_new AS"
+            f"CREATE TEMP TABLE _line_new AS WITH d AS MATERIALIZED ({diff})"
             f" SELECT d.member_id, r.mission_id, d.reward, d.unit, d.generation, '{reversal}' AS kind,"
             f"  -d.held AS points, coalesce(r.point_type, 'limited') AS point_type,"
             f"  substr(d.reward || CASE WHEN d.want IS NULL THEN ' withdrawn: no longer met'"
             f"   ELSE ' reward changed' END, 1, 200) AS reason, %(now)s AS occurred_at"
-            f" FROM ({diff}) d LEFT JOIN _rule r ON r.code = d.reward"
+            f" FROM d LEFT JOIN _rule r ON r.code = d.reward"
             f" WHERE d.active AND (d.want IS NULL OR d.want <> d.held)"
             f" UNION ALL SELECT d.member_id, r.mission_id, d.reward, d.unit, d.generation + 1, '{award}', d.want,"
             f"  r.point_type, substr(d.reward || CASE WHEN r.unit_points > 0 THEN ' unit ' || d.unit"
             f"   ELSE ' cleared' END, 1, 200), d.at"
-            f" FROM ({diff}) d JOIN _rule r ON r.code = d.reward"
+            f" FROM d JOIN _rule r ON r.code = d.reward"
             f" WHERE d.want > 0 AND (NOT d.active OR d.want <> d.held)"
         )
         self.run(
