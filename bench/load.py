@@ -58,7 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
 NOW = "2026-03-20T12:00:00+09:00"
-CARD_KEPT_SECONDS = 60  # campaign.views.STAMP_CARD_CACHE_SECONDS
+CARD_KEPT_SECONDS = 60  # campaign.stamp_card.STAMP_CARD_CACHE_SECONDS
 
 
 def log(message: str) -> None:

@@ -8,9 +8,7 @@ member is linked to it on the first sign-in.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -19,15 +17,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
-from django.utils.dateparse import parse_datetime
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -39,15 +33,12 @@ from campaign.services import Refused
 from campaign.templatetags.site import jst
 from lottery.services import lottery_public
 from missions.models import Course, Mission, Video
-from missions.services import progress_document, transactions_explained
 
 # A video counts when this share of it was really played (seeking does not count).
 VIDEO_PLAYED_SHARE = 0.9
 # The server's check allows this much for the time the start request takes to arrive.
 VIDEO_START_SLACK_SECONDS = 1.5
 _VIDEO_SESSION_KEY = "video_starts"
-# How long a rendered stamp card is reused at most when nothing in its cache key changed.
-STAMP_CARD_CACHE_SECONDS = 60
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -225,168 +216,6 @@ def entry(request: HttpRequest) -> HttpResponse:
             "lottery": lottery_public(campaign=campaign),
         },
     )
-
-
-# ---------------------------------------------------------------------------- stamp card
-
-
-_NOT_ENTERED_AFTER_WINDOW = gettext_lazy("Not counted: you did not enter during the campaign period.")
-
-
-def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member) -> dict:
-    """The stamp card: the scoring engine's progress document joined with the missions' texts."""
-    document = progress_document(campaign=campaign, member_id=member.member_id)
-    explained = transactions_explained(campaign=campaign, member_id=member.member_id)
-    missions = {m.code: m for m in Mission.objects.filter(campaign=campaign).select_related("course")}
-    courses = {m.course.code: m.course for m in missions.values()}
-    entered = document.get("entered", False)
-    # "Cleared once you enter" is an offer: made only while entry is possible.
-    can_enter = not entered and _window_state(campaign, clock.now()) == "open"
-    cards = []
-    for course_doc in document.get("courses", []):
-        stamps = []
-        for mission_doc in course_doc.get("missions", []):
-            mission = missions.get(mission_doc["code"])
-            if mission is None:
-                continue
-            progress, target = mission_doc.get("progress", 0), mission_doc.get("target", 1)
-            stamps.append(
-                {
-                    **mission_doc,
-                    "mission": mission,
-                    "cleared_at": parse_datetime(mission_doc["cleared_at"]) if mission_doc.get("cleared_at") else None,
-                    "unit": _unit(mission),
-                    # Not entered: the stamp this member would get by entering now (R2).
-                    "would_clear": can_enter and target and progress >= target,
-                }
-            )
-        cards.append(
-            {
-                **course_doc,
-                "course": courses.get(course_doc["code"]),
-                "stamps": stamps,
-                "cleared": sum(1 for s in stamps if s["cleared"]),
-            }
-        )
-    transactions = []
-    for row in explained:
-        transactions.append(
-            {
-                **row,
-                "occurred_at": parse_datetime(row["occurred_at"])
-                if isinstance(row.get("occurred_at"), str)
-                else row.get("occurred_at"),
-                "missions": [missions[c] for c in row.get("counted_for", []) if c in missions],
-                "would_missions": [missions[c] for c in row.get("would_count_for", []) if c in missions]
-                if can_enter
-                else [],
-                "reasons": [
-                    {
-                        "code": reason.get("code", ""),
-                        "text": _NOT_ENTERED_AFTER_WINDOW
-                        if reason.get("code") == "not_entered_yet" and not can_enter
-                        else reason.get("text") or reason.get("message", ""),
-                        "missions": [missions[c] for c in reason.get("missions", []) if c in missions],
-                    }
-                    for reason in row.get("reasons", [])
-                ],
-            }
-        )
-    scored_at = document.get("scored_at")
-    # For a member with nothing to show yet, the offer names the first mission instead of "0pt".
-    first_mission = next((s["mission"] for card in cards for s in card["stamps"] if s["mission"].reward_points), None)
-    return {
-        "first_mission": first_mission,
-        "campaign": campaign,
-        "member": member,
-        "document": document,
-        "entered": entered,
-        "entered_at": parse_datetime(document["entered_at"]) if document.get("entered_at") else None,
-        "scored_at": parse_datetime(scored_at) if scored_at else None,
-        "cards": cards,
-        "transactions": transactions,
-        "window": _window_state(campaign, clock.now()),
-    }
-
-
-# Read on every stamp card view. Plain SQL because compiling the equivalent queryset (two
-# subqueries) cost more CPU than the rest of a page whose card is reused (bench/load.py). The
-# draw's status and the member's outcome are part of it: a draw shows on the next view.
-_CARD_STATE_SQL = """
-    SELECT c.entered, c.scored_at, c.stamps_cleared, c.points_limited, c.points_basic, c.lottery_eligible,
-           (SELECT COUNT(*) FROM campaign_transaction t WHERE t.member_id = c.member_id),
-           (SELECT MAX(t.id) FROM campaign_transaction t WHERE t.member_id = c.member_id),
-           d.status, de.outcome
-    FROM missions_stampcard c
-    LEFT JOIN lottery_draw d ON d.campaign_id = c.campaign_id
-    LEFT JOIN lottery_drawentrant de ON de.draw_id = d.id AND de.member_id = c.member_id
-    WHERE c.campaign_id = %(campaign)s AND c.member_id = %(member)s
-"""
-# A kept page holds this instead of its forms' CSRF tokens; each answer gets the request's own.
-_CSRF_SLOT = "csrf-token-of-the-request"
-_CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
-
-
-def _stamp_card_kept(request: HttpRequest, campaign: Campaign, member: Member, *, page: bool) -> str:
-    """The stamp card page (or, not ``page``, the card alone), reused while nothing it shows has changed.
-
-    The key names what changes the card: the stamp card row the scoring engine rewrites (points,
-    stamps, entry, lottery eligibility), the member's transactions (count and newest row), the
-    draw's status and the member's outcome, the language and the entry window; a page's key also
-    its address. What no key names (a marketing edit of a mission or campaign text, a re-score
-    after a rule change) shows within STAMP_CARD_CACHE_SECONDS. A kept page's forms get the
-    request's own CSRF token. Never reused: a member who has not entered (the entry form), a page
-    with messages to show or a query string (no key per made-up query).
-    """
-    with prepared_cursor() as cursor:
-        cursor.execute(_CARD_STATE_SQL, {"campaign": campaign.pk, "member": member.member_id})
-        state = cursor.fetchone()
-    card_key = page_key = None
-    if state is not None and state[0]:
-        fingerprint = hashlib.sha256(repr(state).encode()).hexdigest()[:24]
-        window = _window_state(campaign, clock.now())
-        card_key = f"site:card:{campaign.pk}:{member.member_id}:{_language()}:{window}:{fingerprint}"
-        if page and not request.META.get("QUERY_STRING") and not messages.get_messages(request):
-            address = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:16]
-            page_key = f"{card_key}:page:{address}"
-    wanted = page_key if page else card_key
-    kept = cache.get(wanted) if wanted else None
-    if kept is not None:
-        return kept.replace(_CSRF_SLOT, get_token(request)) if page else kept
-    card = cache.get(card_key) if page and card_key else None
-    if card is None:
-        card = render_to_string(
-            "site/_stamp_card.html", _stamp_card_context(request, campaign, member), request=request
-        )
-        if card_key is not None:
-            cache.set(card_key, card, STAMP_CARD_CACHE_SECONDS)
-    if not page:
-        return card
-    html = render_to_string(
-        "site/stamp_card.html", {"campaign": campaign, "member": member, "card_html": card}, request=request
-    )
-    if page_key is not None:
-        cache.set(page_key, _CSRF_VALUE.sub(rf'\g<1>{_CSRF_SLOT}"', html), STAMP_CARD_CACHE_SECONDS)
-    return html
-
-
-@login_required
-@require_safe
-def stamp_card(request: HttpRequest, member_id: str | None = None) -> HttpResponse:
-    campaign = _current_campaign()
-    member = _get_member_for_user(request, member_id)
-    return HttpResponse(_stamp_card_kept(request, campaign, member, page=True))
-
-
-@login_required
-@require_safe
-def stamp_card_fragment(request: HttpRequest) -> HttpResponse:
-    """The card and the transactions alone, for the 更新 (refresh) button."""
-    campaign = _current_campaign()
-    member = _get_member_for_user(request)
-    response = HttpResponse(_stamp_card_kept(request, campaign, member, page=False))
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 # ---------------------------------------------------------------------------- videos

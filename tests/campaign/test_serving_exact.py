@@ -1,6 +1,6 @@
 """Served fast and still exact: what changed shows on the next call, however the answer was kept.
 
-The stamp card page is kept whole (campaign.views._stamp_card_kept) and its hot reads are prepared
+The stamp card page is kept whole (campaign.stamp_card._stamp_card_kept) and its hot reads are prepared
 statements on PostgreSQL (campaign.prepared): a stamp cleared a moment ago, a draw's outcome and a
 sign-out still show on the very next request, and each browser gets its own CSRF token.
 """

@@ -45,7 +45,7 @@ def _stamp(html: str, code: str) -> str:
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, in_campaign):
-    for url in ("/stamps/", "/stamps/card/", "/members/M3000001/stamps/"):
+    for url in ("/stamps/", "/stamps/card/", "/members/M3000001/stamps/", "/stamps/history/"):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
 
@@ -166,8 +166,45 @@ def test_the_page_makes_the_same_number_of_queries_whatever_the_history(client, 
     score(Campaign.objects.current(), entered)
     with CaptureQueriesContext(connection) as many:
         html = client.get("/stamps/").content.decode()
-    assert html.count('id="tx-') == 3 + 50
+    # The card lists the newest ten (the 18:00 charge of the 30th first) and links to the rest.
+    listed = [part.split('"')[0] for part in html.split('id="tx-')[1:]]
+    assert len(listed) == 10 and 'href="/stamps/history/"' in html
+    assert html.index("3月30日(月) 18:00") < html.index("3月30日(月) 12:30") < html.index("3月26日(木) 12:30")
+    assert "3月25日(水) 18:00" not in html
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_a_card_with_ten_records_or_fewer_has_no_link_to_the_history(client, entered):
+    html = _card(client, entered)
+    assert html.count('id="tx-') == 3 and "/stamps/history/" not in html
+
+
+def test_the_history_lists_every_record_explained_twenty_a_page_newest_first(client, entered):
+    for day in range(6, 26):  # 20 more: 23 records, two pages
+        pay(entered, f"2026-03-{day:02d} 12:30", 5500, transaction_id=f"T-DAY-{day:02d}")
+    score(Campaign.objects.current(), entered)
+    first = _card(client, entered, "/stamps/history/")
+    ids = [part.split('"')[0] for part in first.split('id="tx-')[1:]]
+    assert ids == [f"T-DAY-{day:02d}" for day in range(25, 5, -1)]
+    assert "全23件中 1〜20件目" in first and 'rel="next" href="?page=2"' in first and 'rel="prev"' not in first
+    second = _card(client, entered, "/stamps/history/?page=2")
+    assert [part.split('"')[0] for part in second.split('id="tx-')[1:]] == ["T-POINTS", "T-MORNING", "T-CHARGE"]
+    assert 'rel="prev" href="?page=1"' in second and 'rel="next"' not in second
+    morning = second.split('id="tx-T-MORNING"')[1].split('id="tx-')[0]
+    assert "ミッション②" in morning  # explained as on the card: mania-2, the morning mission
+    points = second.split('id="tx-T-POINTS"')[1].split('id="tx-')[0]
+    assert 'class="counted"' not in points and 'class="why"' in points
+    assert _card(client, entered, "/stamps/history/?page=99").count('id="tx-') == 3  # the last page
+    assert _card(client, entered, "/stamps/history/?page=x").count('id="tx-') == 20  # the first
+
+
+def test_the_history_is_the_own_members_only(client, entered):
+    assert client.get("/stamps/history/").status_code == 302  # not signed in: to the sign-in page
+    other = _member("M3000005")
+    client.force_login(other.user)
+    assert client.get("/members/M3000001/stamps/history/").status_code == 404
+    html = client.get("/stamps/history/").content.decode()
+    assert 'id="tx-' not in html and "M3000001" not in html
 
 
 # session, user, campaign, member, card state with its transactions' fingerprint, missions (6, the
