@@ -339,9 +339,14 @@ class LedgerLine(models.Model):
                 fields=["campaign", "member", "reward", "unit", "generation", "kind"], name="ledger_line_once"
             ),
         ]
-        # A member's lines are found through ledger_line_once (campaign, member, …).
-        # Exported lines by export; lines not exported yet (most, while scoring writes) are not indexed.
-        indexes = [models.Index(fields=["export"], name="ledger_export", condition=Q(export__isnull=False))]
+        # A member's lines are found through ledger_line_once (campaign, member, …); exported lines by
+        # export. The lines not exported yet are few after each export, and "not exported" (the admin's
+        # filter, the export's count and update) must not walk 9 million exported lines to find them
+        # (1.9 s at national scale): their own partial index, appended to in id order as scoring writes.
+        indexes = [
+            models.Index(fields=["export"], name="ledger_export", condition=Q(export__isnull=False)),
+            models.Index(fields=["id"], name="ledger_unexported", condition=Q(export__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.member_id} {self.reward} {self.points:+d}"

@@ -99,6 +99,19 @@ def test_the_ledger_member_search_reaches_the_campaign_member_index(postgres_onl
     assert "Index Cond: ((campaign_id" in plan and "member_id)::text = 'M1'" in plan
 
 
+def test_the_lines_not_exported_are_found_without_walking_the_exported_ones(postgres_only, admin_client, campaign):
+    """Migration missions 0009: after an export, "not exported" walked every exported line (1.9 s at 9 million)."""
+    LedgerLineFactory(campaign=campaign, member=Member.objects.create(member_id="M1"), reward="casual-1")
+    url = reverse("admin:missions_ledgerline_changelist") + "?export__isnull=True"
+    cl = admin_client.get(url).context["cl"]
+    sql, params = cl.queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: ask what the index can do
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "ledger_unexported" in plan and cl.result_count == 1
+
+
 @pytest.mark.parametrize(
     ("url", "make"),
     [
