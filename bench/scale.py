@@ -108,6 +108,10 @@ RESET_SQL = [  # what a run adds to the built month, cleared before the next wit
     "TRUNCATE missions_ledgerline, missions_pointexport, missions_stamp, missions_stampcard",
     "VACUUM ANALYZE campaign_transaction",
 ]
+UNEXPORT_SQL = [  # with --scored instead of the last two: the kept ledger is exported again, every line
+    "UPDATE missions_ledgerline SET export_id = NULL WHERE export_id IS NOT NULL",
+    "DELETE FROM missions_pointexport",
+]
 
 
 def month_ready(args: argparse.Namespace) -> None:
@@ -121,7 +125,7 @@ def month_ready(args: argparse.Namespace) -> None:
         command = [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"]
         bench_import.subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
         with connection.cursor() as cursor:
-            for sql in RESET_SQL[:3] if args.scored else RESET_SQL:
+            for sql in RESET_SQL[:3] + UNEXPORT_SQL if args.scored else RESET_SQL:
                 cursor.execute(sql)
         log("reused the built month")
         return
