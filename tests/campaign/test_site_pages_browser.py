@@ -15,8 +15,8 @@ from tests.conftest import VIEWPORTS, axe_serious, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PAGES = ["/", "/entry/", "/stamps/", "/videos/", "/merchants/", "/faq/", "/lottery/", "/login/", "/no-such-page/"]
 SIGNED_OUT = ["/", "/entry/", "/videos/", "/merchants/", "/faq/", "/lottery/", "/login/", "/no-such-page/"]
+PAGES = [*SIGNED_OUT[:2], "/stamps/", "/stamps/history/", *SIGNED_OUT[2:]]
 LOCALES = {"ja": "ja-JP", "en": "en-US"}
 
 

@@ -145,7 +145,7 @@ def test_schema_describes_the_progress_endpoints(system_client, admin_client):
 
 
 def test_the_planner_counts_about_one_member_per_ten_stamps_and_ledger_lines(postgres_only, scored_member):
-    """Migration 0008: ANALYZE saw ~20,000 members among 11 million stamps, and a member's progress was a parallel query."""
+    """Migration 0008: ANALYZE saw ~20,000 members in 11 million stamps; a member's progress was a parallel query."""
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE missions_stamp, missions_ledgerline")
         cursor.execute(
