@@ -194,6 +194,7 @@ def test_the_history_lists_every_record_explained_twenty_a_page_newest_first(cli
     assert "ミッション②" in morning  # explained as on the card: mania-2, the morning mission
     points = second.split('id="tx-T-POINTS"')[1].split('id="tx-')[0]
     assert 'class="counted"' not in points and 'class="why"' in points
+    assert '<a href="/stamps/" aria-current="true">' in first  # the card's page in the site's menu
     assert _card(client, entered, "/stamps/history/?page=99").count('id="tx-') == 3  # the last page
     assert _card(client, entered, "/stamps/history/?page=x").count('id="tx-') == 20  # the first
 
