@@ -43,17 +43,23 @@ SCORE_SPREAD = 2  # each slice's members go out in this many scoring tasks, for 
 
 
 @dataclass
-class ImportResult:
+class RecordCounts:
+    """What became of the records of a file or of a push: the counts SPEC's import summary names."""
+
     rows: int = 0
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
-    warnings: list[str] = field(default_factory=list)
-    # Seconds per phase: stage (read, check, COPY), merge, score (the wait for the scoring group).
-    phases: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         return f"rows={self.rows} accepted={self.accepted} duplicates={self.duplicates} rejected={self.rejected}"
+
+
+@dataclass
+class ImportResult(RecordCounts):
+    warnings: list[str] = field(default_factory=list)
+    # Seconds per phase: stage (read, check, COPY), merge, score (the wait for the scoring group).
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def window_for(campaign: Campaign) -> Window:

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from campaign import clock
-from campaign.imports.batches import window_for
+from campaign.imports.batches import RecordCounts, window_for
 from campaign.imports.checking import COLUMNS, Record, errors_reason, record_check
 from campaign.imports.merging import conflict_reason
 from campaign.models import Campaign, Member, RecordSource, Transaction
@@ -41,16 +41,9 @@ class Rejection:
 
 
 @dataclass
-class IngestResult:
-    rows: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
+class IngestResult(RecordCounts):
     rejections: list[Rejection] = field(default_factory=list)
     member_ids: set[str] = field(default_factory=set)
-
-    def summary(self) -> str:
-        return f"rows={self.rows} accepted={self.accepted} duplicates={self.duplicates} rejected={self.rejected}"
 
 
 def _api_values(item: Any) -> tuple[list | None, dict[str, list[str]]]:
