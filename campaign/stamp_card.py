@@ -3,7 +3,7 @@
 The card shows the stamps and the newest CARD_TRANSACTIONS records with why each counted or not;
 older records are on the history page, a page at a time, so that neither page grows with a
 member's month (a busy member pays several times a day). Every page finds its member through
-``campaign.views._get_member_for_user``: a URL naming another member's id answers 404.
+``campaign.views.get_member_for_user``: a URL naming another member's id answers 404.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from django.views.decorators.http import require_safe
 from campaign import clock
 from campaign.models import Campaign, Entry, Member
 from campaign.prepared import prepared_cursor
-from campaign.views import _current_campaign, _get_member_for_user, _language, _unit, _window_state
+from campaign.views import current_campaign, get_member_for_user, mission_unit, site_language, window_state
 from missions.models import Mission
 from missions.services import progress_document, transactions_explained
 
@@ -78,7 +78,7 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
     courses = {m.course.code: m.course for m in missions.values()}
     entered = document.get("entered", False)
     # "Cleared once you enter" is an offer: made only while entry is possible.
-    can_enter = not entered and _window_state(campaign, clock.now()) == "open"
+    can_enter = not entered and window_state(campaign, clock.now()) == "open"
     cards = []
     for course_doc in document.get("courses", []):
         stamps = []
@@ -92,7 +92,7 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
                     **mission_doc,
                     "mission": mission,
                     "cleared_at": parse_datetime(mission_doc["cleared_at"]) if mission_doc.get("cleared_at") else None,
-                    "unit": _unit(mission),
+                    "unit": mission_unit(mission),
                     # Not entered: the stamp this member would get by entering now (R2).
                     "would_clear": can_enter and target and progress >= target,
                 }
@@ -119,7 +119,7 @@ def _stamp_card_context(request: HttpRequest, campaign: Campaign, member: Member
         "cards": cards,
         "transactions": _transaction_rows(newest[:CARD_TRANSACTIONS], missions, can_enter=can_enter),
         "older_transactions": len(newest) > CARD_TRANSACTIONS,
-        "window": _window_state(campaign, clock.now()),
+        "window": window_state(campaign, clock.now()),
     }
 
 
@@ -158,8 +158,8 @@ def _stamp_card_kept(request: HttpRequest, campaign: Campaign, member: Member, *
     card_key = page_key = None
     if state is not None and state[0]:
         fingerprint = hashlib.sha256(repr(state).encode()).hexdigest()[:24]
-        window = _window_state(campaign, clock.now())
-        card_key = f"site:card:{campaign.pk}:{member.member_id}:{_language()}:{window}:{fingerprint}"
+        window = window_state(campaign, clock.now())
+        card_key = f"site:card:{campaign.pk}:{member.member_id}:{site_language()}:{window}:{fingerprint}"
         if page and not request.META.get("QUERY_STRING") and not messages.get_messages(request):
             address = hashlib.sha256(request.build_absolute_uri().encode()).hexdigest()[:16]
             page_key = f"{card_key}:page:{address}"
@@ -187,8 +187,8 @@ def _stamp_card_kept(request: HttpRequest, campaign: Campaign, member: Member, *
 @login_required
 @require_safe
 def stamp_card(request: HttpRequest, member_id: str | None = None) -> HttpResponse:
-    campaign = _current_campaign()
-    member = _get_member_for_user(request, member_id)
+    campaign = current_campaign()
+    member = get_member_for_user(request, member_id)
     return HttpResponse(_stamp_card_kept(request, campaign, member, page=True))
 
 
@@ -196,8 +196,8 @@ def stamp_card(request: HttpRequest, member_id: str | None = None) -> HttpRespon
 @require_safe
 def stamp_card_fragment(request: HttpRequest) -> HttpResponse:
     """The card and the transactions alone, for the 更新 (refresh) button."""
-    campaign = _current_campaign()
-    member = _get_member_for_user(request)
+    campaign = current_campaign()
+    member = get_member_for_user(request)
     response = HttpResponse(_stamp_card_kept(request, campaign, member, page=False))
     response["Cache-Control"] = "no-store"
     return response
@@ -207,12 +207,12 @@ def stamp_card_fragment(request: HttpRequest) -> HttpResponse:
 @require_safe
 def transaction_history(request: HttpRequest, member_id: str | None = None) -> HttpResponse:
     """All the member's payments and charges, newest first, HISTORY_PAGE at a time."""
-    campaign = _current_campaign()
-    member = _get_member_for_user(request, member_id)
+    campaign = current_campaign()
+    member = get_member_for_user(request, member_id)
     explained = transactions_explained(campaign=campaign, member_id=member.member_id)
     page = Paginator(explained, HISTORY_PAGE).get_page(request.GET.get("page"))
     entered = Entry.objects.filter(campaign=campaign, member_id=member.member_id).exists()
-    can_enter = not entered and _window_state(campaign, clock.now()) == "open"
+    can_enter = not entered and window_state(campaign, clock.now()) == "open"
     rows = _transaction_rows(list(page), _missions(campaign), can_enter=can_enter)
     return render(
         request,

@@ -1,6 +1,6 @@
 """The customer special site (特設サイト): campaign page, sign-in, entry, stamp card and videos.
 
-Every member page finds its member through :func:`_get_member_for_user`, so a page can only
+Every member page finds its member through :func:`get_member_for_user`, so a page can only
 show the signed-in member's own data; a URL naming another member's id answers 404.
 Members sign in with WESTER ID (campaign/wester_id.py, campaign/signin.py); the user of a
 member is linked to it on the first sign-in.
@@ -44,14 +44,14 @@ _VIDEO_SESSION_KEY = "video_starts"
 # ---------------------------------------------------------------------------- helpers
 
 
-def _current_campaign() -> Campaign:
+def current_campaign() -> Campaign:
     try:
         return Campaign.objects.current_kept()
     except Campaign.DoesNotExist:
         raise Http404("No active campaign.") from None
 
 
-def _get_member_for_user(request: HttpRequest, member_id: str | None = None) -> Member:
+def get_member_for_user(request: HttpRequest, member_id: str | None = None) -> Member:
     """The signed-in user's own member; 404 when there is none or the URL names someone else.
 
     The one place that maps a sign-in to a member: a WESTER ID SSO backend would change only this.
@@ -97,7 +97,7 @@ def _refusal_text(campaign: Campaign, exc: Refused) -> str:
     }
 
 
-def _window_state(campaign: Campaign, now: datetime) -> str:
+def window_state(campaign: Campaign, now: datetime) -> str:
     """``before`` / ``open`` / ``after`` the entry window."""
     if now < campaign.entry_starts_at:
         return "before"
@@ -106,13 +106,13 @@ def _window_state(campaign: Campaign, now: datetime) -> str:
     return "open"
 
 
-def _language() -> str:
+def site_language() -> str:
     return "en" if (get_language() or "ja").startswith("en") else "ja"
 
 
-def _unit(mission: Mission) -> str:
+def mission_unit(mission: Mission) -> str:
     """What a mission counts, as the stamp writes it: "2/3回" / "2/3 payments" (its kind says)."""
-    return mission.kind_def.unit(_language())
+    return mission.kind_def.unit(site_language())
 
 
 def _campaign_maxima(missions: list[Mission], campaign: Campaign) -> dict:
@@ -159,8 +159,8 @@ def home(request: HttpRequest) -> HttpResponse:
             "courses": courses,
             "maxima": maxima,
             "mission_count": sum(1 for m in missions if m.kind != "completion"),
-            "notes": [n.get(_language()) or n.get("ja", "") for n in campaign.notes if isinstance(n, dict)],
-            "window": _window_state(campaign, now),
+            "notes": [n.get(site_language()) or n.get("ja", "") for n in campaign.notes if isinstance(n, dict)],
+            "window": window_state(campaign, now),
             "now": now,
             "left": {"days": left.days, "hours": left.seconds // 3600},
             "member": member,
@@ -185,11 +185,11 @@ def faq(request: HttpRequest) -> HttpResponse:
 
 def entry(request: HttpRequest) -> HttpResponse:
     """One button: enter the campaign (R2). POST-redirect-GET; a double click makes one entry."""
-    campaign = _current_campaign()
+    campaign = current_campaign()
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        member = _get_member_for_user(request)
+        member = get_member_for_user(request)
         try:
             _entry, created = entry_create(campaign=campaign, member_id=member.member_id, source=EntrySource.SITE)
         except Refused as exc:
@@ -212,7 +212,7 @@ def entry(request: HttpRequest) -> HttpResponse:
             "campaign": campaign,
             "member": member,
             "entry": current,
-            "window": _window_state(campaign, clock.now()),
+            "window": window_state(campaign, clock.now()),
             "lottery": lottery_public(campaign=campaign),
         },
     )
@@ -226,7 +226,7 @@ _CAPTIONED_VIDEOS = {"video-1", "video-2"}
 
 @require_safe
 def videos(request: HttpRequest) -> HttpResponse:
-    campaign = _current_campaign()
+    campaign = current_campaign()
     member = _member_or_none(request)
     watched: dict[int, datetime] = {}
     if member is not None:
@@ -243,7 +243,7 @@ def videos(request: HttpRequest) -> HttpResponse:
             "member": member,
             "videos": items,
             "played_share": VIDEO_PLAYED_SHARE,
-            "window": _window_state(campaign, clock.now()),
+            "window": window_state(campaign, clock.now()),
         },
     )
 
@@ -259,8 +259,8 @@ def _video_for(campaign: Campaign, code: str) -> Video:
 @require_POST
 def video_start(request: HttpRequest, code: str) -> JsonResponse:
     """The page starts playing a video: a token and the time, kept in the session."""
-    campaign = _current_campaign()
-    _get_member_for_user(request)
+    campaign = current_campaign()
+    get_member_for_user(request)
     video = _video_for(campaign, code)
     token = secrets.token_urlsafe(16)
     starts = dict(request.session.get(_VIDEO_SESSION_KEY, {}))
@@ -273,8 +273,8 @@ def video_start(request: HttpRequest, code: str) -> JsonResponse:
 @require_POST
 def video_watched(request: HttpRequest, code: str) -> JsonResponse:
     """The page played the video to (nearly) the end: record the view (mission mania-1)."""
-    campaign = _current_campaign()
-    member = _get_member_for_user(request)
+    campaign = current_campaign()
+    member = get_member_for_user(request)
     video = _video_for(campaign, code)
     try:
         payload = json.loads(request.body or b"{}")
