@@ -176,7 +176,9 @@ def stage_merge(
     params = [campaign_id, RecordSource.FILE, batch_id, connection.ops.adapt_datetimefield_value(received_at)]
     for done, (first, last, members) in enumerate(slices, start=1):
         with transaction.atomic():
-            stored = _slice_insert(cursor, first=first, last=last, members=members, params=params, repeated=repeated)
+            stored = _slice_insert(
+                cursor, first=first, last=last, members=members, params=params, repeated=repeated, ascending=ascending
+            )
             merged.accepted += stored[0]
             # Due with their records: scored even if the scoring sent after the commit is lost.
             scoring_due_mark(campaign_id=campaign_id, member_ids=stored[1])
@@ -207,9 +209,13 @@ def _slices(cursor) -> list[tuple[str, str, list[str]]]:
 
 
 def _slice_insert(
-    cursor, *, first: str, last: str, members: list[str], params: list, repeated: bool
+    cursor, *, first: str, last: str, members: list[str], params: list, repeated: bool, ascending: bool
 ) -> tuple[int, list[str]]:
-    """Insert a slice's new members and records; (records stored, members whose records were stored)."""
+    """Insert a slice's new members and records; (records stored, members whose records were stored).
+
+    The records go in in id order (in C collation, as the stored ids), so that racing writers lock
+    alike: sorted, unless the file's ids only increased, when the staged rows are in that order already
+    (a temporary table is scanned from its first block, in the order it was written)."""
     within = "s.member_id >= %s AND s.member_id <= %s"
     if _postgresql():
         cursor.execute("SET LOCAL work_mem = '256MB'")  # the sort by id stays in memory
@@ -234,8 +240,8 @@ def _slice_insert(
         "INSERT INTO campaign_transaction (transaction_id, campaign_id, member_id, type, amount, points_used, "
         "merchant_code, occurred_at, original_transaction_id, charge_method, source, import_batch_id, received_at) "
         "SELECT s.transaction_id, %s, s.member_id, s.type, s.amount, s.points_used, s.merchant_code, "
-        f"s.occurred_at, s.original_transaction_id, s.charge_method, %s, %s, %s FROM {STAGE} s WHERE {within} "
-        "ORDER BY s.transaction_id"  # (in C collation, as the stored ids) racing writers lock in one order
+        f"s.occurred_at, s.original_transaction_id, s.charge_method, %s, %s, %s FROM {STAGE} s WHERE {within}"
+        + ("" if ascending else " ORDER BY s.transaction_id")
     )
     try:
         # A slice of new ids (the usual case) goes in without ON CONFLICT's check of every row, a third
