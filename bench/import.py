@@ -24,6 +24,8 @@ from /proc (VmHWM) before they stop.
 It prints rows/s for each, the ratios and the peak memory; its last line is
 ``import: rows=N copy_rows_s=… import_rows_s=… copy_ratio=… insert_ratio=… die_rows_s=… speedup_vs_die=… peak_mb=…``
 (copy_ratio = import time / COPY time; insert_ratio = the merge floor's INSERT time / COPY time;
+cpu_bound_ratio = the CPU time the whole machine used during (b), divided by its cores and by the
+COPY time: the copy_ratio of a perfect schedule of the same work, below which no overlap can go;
 peak_mb = the larger of the command's and a worker's peak).
 The database (``--db``, default ``wesmo_bench_import``) is dropped and created again.
 """
@@ -151,16 +153,23 @@ with psycopg.connect(DSN, autocommit=True) as conn:
 """
 
 IMPORT_CODE = """
-import io, django
+import io, os, django
 django.setup()
 from django.core.management import call_command
+
+def cpu_busy():  # seconds of CPU used on the whole machine so far (every process: the command, workers, server)
+    user, nice, system, _idle, _iowait, irq, softirq = map(int, open("/proc/stat").readline().split()[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
 buffer, errors = io.StringIO(), io.StringIO()
+busy0 = cpu_busy()
 t0 = time.perf_counter()
 call_command("import_transactions", PATH, stdout=buffer, stderr=errors, verbosity=2)
 phases = [line for line in errors.getvalue().splitlines() if line.startswith("phases: ")]
 scored = [float(p.split("=")[1].rstrip("s")) for p in (phases or [""])[-1].split() if p.startswith("score=")]
 out = {
     "import_seconds": time.perf_counter() - t0,
+    "cpu_seconds": cpu_busy() - busy0,
     "scoring_seconds": scored[0] if scored else 0.0,
     "summary": buffer.getvalue().strip().splitlines()[-1],
     "phases": phases[-1][len("phases: "):] if phases else "",
@@ -268,6 +277,15 @@ def main() -> None:
     )
     if imported["phases"]:  # the import's own timings (stage, merge, score)
         print(f"    phases reported by the import: {imported['phases']}")
+    cores = len(os.sched_getaffinity(0))
+    # The CPU the import used on the whole machine, spread perfectly over its cores: no way of
+    # scheduling this work (overlapping phases, more workers) could finish sooner than that.
+    bound_ratio = imported["cpu_seconds"] / cores / copy["copy_seconds"]
+    print(
+        f"    CPU used meanwhile by every process: {imported['cpu_seconds']:.1f} s on {cores} cores "
+        f"({imported['cpu_seconds'] / imported['import_seconds']:.2f} busy on average); spread perfectly, "
+        f"{imported['cpu_seconds'] / cores:.1f} s = {bound_ratio:.1f}x COPY (the lowest copy_ratio of this work here)"
+    )
 
     die = run_measured(f"DSN = {dsn!r}\nPATH = {str(sample)!r}\n" + DIE_CODE, env)
     die_rows_s = die["rows"] / die["die_seconds"]
@@ -283,7 +301,7 @@ def main() -> None:
     print(
         f"import: rows={args.rows} copy_rows_s={copy_rows_s:.0f} import_rows_s={import_rows_s:.0f} "
         f"copy_ratio={copy_ratio:.2f} insert_ratio={insert_ratio:.2f} die_rows_s={die_rows_s:.0f} "
-        f"speedup_vs_die={speedup:.1f} "
+        f"speedup_vs_die={speedup:.1f} cpu_bound_ratio={bound_ratio:.2f} "
         f"peak_mb={max(imported['peak_mb'], worker_peak_mb):.0f}"
     )
 
