@@ -9,8 +9,11 @@ import pytest
 
 from conftest import chromium_path, need
 
-# Committed, so a reviewer sees the site without running it; the browser tests rewrite them.
+# Committed, so a reviewer sees the site without running it; the browser tests rewrite them when
+# PORTAL_SCREENSHOTS is set (``make screenshots``). Otherwise they take none: a third of the
+# browser tests' time, spent on files every run rewrote and nobody looked at.
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SCREENSHOTS_TAKEN = bool(os.environ.get("PORTAL_SCREENSHOTS"))
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -58,11 +61,19 @@ def sign_in(page, url: str, username: str) -> None:
     page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}])
 
 
-def screenshot(page, name: str) -> None:
-    """A full-page JPEG (a fifth of a PNG's size: the set is rewritten, and committed, often)."""
-    path = SCREENSHOTS / f"{name}.jpg"
+def screenshot(page, name: str, *, png: bool = False, element=None) -> None:
+    """A full-page JPEG (a fifth of a PNG's size: the set is rewritten, and committed, often), or a
+    PNG of the page or of one ``element``; only when screenshots are asked for (SCREENSHOTS_TAKEN)."""
+    if not SCREENSHOTS_TAKEN:
+        return
+    path = SCREENSHOTS / f"{name}.{'png' if png else 'jpg'}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=True, type="jpeg", quality=70)
+    if element is not None:
+        element.screenshot(path=str(path))
+    elif png:
+        page.screenshot(path=str(path), full_page=True)
+    else:
+        page.screenshot(path=str(path), full_page=True, type="jpeg", quality=70)
 
 
 def axe_serious(page) -> list[str]:

@@ -1,4 +1,4 @@
-"""The back office in a real browser, as each staff role uses it; refreshes docs/screenshots/admin/.
+"""The back office in a real browser, as each staff role uses it (with PORTAL_SCREENSHOTS: docs/screenshots/admin/).
 
 Marketing reads the dashboard (Chart.js draws every chart; 表で見る opens the table), checks the
 merchant list at 1280 px and previews a rule change; operations open a member; two lottery
@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from importlib import import_module
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
@@ -24,18 +23,17 @@ from lottery.models import Draw, DrawStatus, Forfeit
 from lottery.services import current_winners, draw_commit
 from missions.models import Mission
 from tests.campaign.factories import UserFactory
+from tests.conftest import screenshot
 from tests.lottery.factories import eligible_members
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "admin"
 PASSWORD = "pw-for-tests-123"  # the UserFactory's
 DESKTOP = {"width": 1280, "height": 900}
 
 
 def _shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    screenshot(page, f"admin/{name}", png=True)
 
 
 def _staff(role: str):
@@ -75,7 +73,7 @@ def test_marketing_reads_the_dashboard_and_checks_the_merchants_and_a_rule_chang
     entries.locator("summary").click()
     assert entries.locator("tbody tr").count() >= 19  # every day from 3/2 to 3/20, zero days included
     assert "3/8(日)" in entries.inner_text()  # the maintenance day, with no entry
-    entries.screenshot(path=str(SCREENSHOTS / "marketing-dashboard-table.png"))
+    screenshot(page, "admin/marketing-dashboard-table", png=True, element=entries)
 
     page.goto(f"{running}/admin/merchants/merchant/")
     # At 1280 px every column is on screen (the list does not scroll sideways) and an address keeps its words together.

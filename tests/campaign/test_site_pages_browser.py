@@ -3,7 +3,7 @@
 States: a visitor, a member who has not entered (no activity), a member who entered (with
 activity), and after the campaign ended. Japanese and English. axe-core (the copy shipped by
 axe-playwright-python) must find no serious or critical violation at phone width; the
-screenshots in docs/screenshots/ are rewritten on every run so that a reviewer sees the site.
+screenshots in docs/screenshots/ are rewritten when PORTAL_SCREENSHOTS is set (``make screenshots``).
 """
 
 from __future__ import annotations
