@@ -218,7 +218,7 @@ def _slice_insert(
     (a temporary table is scanned from its first block, in the order it was written)."""
     within = "s.member_id >= %s AND s.member_id <= %s"
     if _postgresql():
-        cursor.execute("SET LOCAL work_mem = '256MB'")  # the sort by id stays in memory
+        cursor.execute("SET LOCAL work_mem = '256MB'")  # a sort by id, or the repeated ids' anti-join, in memory
         cursor.execute("SET LOCAL jit = off")  # it cost more than it saved on these statements
         # The commit need not wait for the disk: a later commit (the batch's) does, and should the server
         # fail first, the batch is left unfinished and importing the file again stores what was lost.
