@@ -53,7 +53,8 @@ def records_sql(*, rules: Sequence[Rule], members: str, explain: bool = False) -
     """One row per countable record of ``members`` (an SQL condition on ``t.member_id``).
 
     Per record mission k, in ``rules`` order: ``q{k}`` (1: the record qualifies) and ``p{k}`` (the
-    member's progress after it); ``rn`` is the record's rank in the member's time order. With
+    member's progress after it; the scorer leaves it out for a target of 1, see ``_records_insert``);
+    ``rn`` is the record's rank in the member's time order. With
     ``explain`` every record is kept (the scorer keeps those that qualify somewhere), with ``r{k}``
     (the first check it fails), ``v{k}`` (the progress before it) and ``g{k}`` (it added to it).
     """
@@ -80,7 +81,7 @@ def records_sql(*, rules: Sequence[Rule], members: str, explain: bool = False) -
         if explain:
             failed = " ".join(f"WHEN NOT ({c.sql}) THEN '{c.reason}'" for c in checks)
             flags.append(f"CASE {failed} END AS r{k}")
-        for step in rule.kind_def.progress_sql(k):
+        for step in rule.kind_def.progress_sql(k) if explain or int(rule.target) != 1 else ():
             steps[step.level].append(f"{step.sql} AS {step.name}")
     query = f"SELECT b.*, {', '.join(flags)} FROM ({days}) b"
     if not explain:
@@ -121,10 +122,17 @@ def _records_insert(run, *, campaign: Campaign, rules: Sequence[Rule]) -> None:
     least = sql_dialect()["least"]
     columns, units = ["member_id IN (SELECT member_id FROM _entered) AS entered"], []
     for k, rule in enumerate(counting):
-        reached = f"p{k} >= {int(rule.target)}"
-        columns += [f"max(p{k}) AS c{k}", f"{_first(reached)} AS i{k}", f"{_first(reached, 'occurred_at')} AS a{k}"]
+        # Every kind's progress reaches 1 at the first record that qualifies: for a target of 1
+        # the flag is the progress, and no running total is computed (most missions have one).
+        progress = f"q{k}" if int(rule.target) == 1 else f"p{k}"
+        reached = f"{progress} >= {int(rule.target)}"
+        columns += [
+            f"max({progress}) AS c{k}",
+            f"{_first(reached)} AS i{k}",
+            f"{_first(reached, 'occurred_at')} AS a{k}",
+        ]
         for n in range(1, int(rule.target) + 1) if rule.unit_points else ():
-            columns.append(f"{_first(f'p{k} >= {n}', 'occurred_at')} AS u{k}_{n}")
+            columns.append(f"{_first(f'{progress} >= {n}', 'occurred_at')} AS u{k}_{n}")
             units.append(f"SELECT member_id, {rule.mission_id}, {n}, u{k}_{n} FROM _eval WHERE u{k}_{n} IS NOT NULL")
     run("DROP TABLE IF EXISTS _eval")
     run(

@@ -11,8 +11,10 @@ eligible amount, R5), ``merchant_code``, ``bonus`` (1 at an active bonus merchan
 number), ``tod`` (JST seconds since midnight) and ``dow`` (ISO weekday), in the member's time order
 (window ``w``). Its ``checks`` say whether a record qualifies (``q``, 0/1, with the first failed
 check as the reason); its ``progress_sql`` is the member's running progress after each record,
-never decreasing. The record at which the running progress first reaches the target clears the
-mission (R4), so every kind shares one way of finding ``cleared_at``.
+never decreasing, and at least 1 from the first record that qualifies (so the scorer clears a
+mission of target 1 at that record without computing the progress). The record at which the
+running progress first reaches the target clears the mission (R4), so every kind shares one way of
+finding ``cleared_at``.
 """
 
 from __future__ import annotations

@@ -159,6 +159,28 @@ def test_a_per_unit_reward_on_a_record_mission_pays_each_unit_once(spring, membe
     assert [(line.unit, line.points) for line in lines] == [(1, 100), (2, 100), (3, 100)]
 
 
+@pytest.mark.parametrize(
+    "kind", ["charge", "payment", "payment_days", "payment_streak", "payment_merchants", "payment_amount"]
+)
+def test_every_record_kind_with_a_target_of_one_clears_at_its_first_qualifying_record(spring, member, kind):
+    # The scorer computes no running progress for a target of 1 (missions.evaluate): every kind's
+    # progress must reach 1 at the first record that qualifies, as the "why" list counts it.
+    Mission.objects.filter(campaign=spring, code="daily-2").update(kind=kind, target_count=1, min_amount=200)
+    record = charge if kind == "charge" else pay
+    record(member, "2027-04-05 12:00", 199)  # below the minimum
+    score(spring, member)
+    assert "daily-2" not in cleared_codes(member)
+    first = record(member, "2027-04-06 12:00", 200)
+    record(member, "2027-04-07 12:00", 5000)
+    score(spring, member)
+    stamp = stamps_of(member)["daily-2"]
+    assert (stamp.cleared, stamp.progress, stamp.cleared_by_transaction_id) == (True, 1, first.pk)
+    assert LedgerLine.objects.filter(member_id=member.pk, reward="daily-2").count() == 1
+    why = transactions_explained(campaign=spring, member_id=member.pk)  # newest first
+    counted = [row["transaction_id"] for row in why if "daily-2" in row["counted_for"]]
+    assert counted[-1] == first.transaction_id and len(why) == 3
+
+
 def test_a_rule_change_counts_its_award_and_reversal_and_a_dry_run_writes_nothing(spring, member):
     for day in range(5, 8):
         pay(member, f"2027-04-{day:02d} 12:00", 500)
