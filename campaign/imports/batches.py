@@ -26,12 +26,11 @@ from django.utils.translation import gettext as _
 
 from campaign import clock
 from campaign.celery import app
-from campaign.imports.checking import Window, errors_reason, record_check
+from campaign.imports.checking import RecordCounts, Window, errors_reason, record_check, window_for
 from campaign.imports.merging import Stage, stage_merge
 from campaign.imports.reading import FileRefused, RowSource, file_open, raw_row, row_values
 from campaign.models import Campaign, ImportBatch, ImportRejection, ImportStatus
 from campaign.queueing import signature_enqueue
-from campaign.services import CLOCK_SKEW
 from missions.services import SCORE_CHUNK, full_chunk_size
 from missions.tasks import members_score_task
 
@@ -43,33 +42,10 @@ SCORE_SPREAD = 2  # each slice's members go out in this many scoring tasks, for 
 
 
 @dataclass
-class RecordCounts:
-    """What became of the records of a file or of a push: the counts SPEC's import summary names."""
-
-    rows: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-
-    def summary(self) -> str:
-        return f"rows={self.rows} accepted={self.accepted} duplicates={self.duplicates} rejected={self.rejected}"
-
-
-@dataclass
 class ImportResult(RecordCounts):
     warnings: list[str] = field(default_factory=list)
     # Seconds per phase: stage (read, check, COPY), merge, score (the wait for the scoring group).
     phases: dict[str, float] = field(default_factory=dict)
-
-
-def window_for(campaign: Campaign) -> Window:
-    return Window(
-        starts_at=campaign.starts_at,
-        ends_at=campaign.ends_at,
-        cutoff_at=campaign.data_cutoff_at,
-        now=clock.now(),
-        skew=CLOCK_SKEW,
-    )
 
 
 def file_sha256(path: str | Path) -> tuple[str, int]:

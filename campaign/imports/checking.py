@@ -16,8 +16,11 @@ from typing import Any, NamedTuple
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from campaign import clock
 from campaign.env import JST
 from campaign.identifiers import MAX_ID, id_problem
+from campaign.models import Campaign
+from campaign.services import CLOCK_SKEW
 
 MAX_AMOUNT = 10**12
 # Digits of the largest amount, with room for grouping commas: anything longer is too large
@@ -114,6 +117,30 @@ class Window:
             limits = (_row_text(self.starts_at, up=True), _row_text(self.ends_at, up=True), _row_text(self.latest))
             object.__setattr__(self, "_limits", (*limits, self.now > self.cutoff_at))
         return self._limits
+
+
+def window_for(campaign: Campaign) -> Window:
+    """The campaign's window on the portal's clock now."""
+    return Window(
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        cutoff_at=campaign.data_cutoff_at,
+        now=clock.now(),
+        skew=CLOCK_SKEW,
+    )
+
+
+@dataclass
+class RecordCounts:
+    """What became of the records of a file or of a push: the counts SPEC's import summary names."""
+
+    rows: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+    def summary(self) -> str:
+        return f"rows={self.rows} accepted={self.accepted} duplicates={self.duplicates} rejected={self.rejected}"
 
 
 def _row_text(moment: datetime, *, up: bool = False) -> str:

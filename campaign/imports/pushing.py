@@ -16,8 +16,7 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from campaign import clock
-from campaign.imports.batches import RecordCounts, window_for
-from campaign.imports.checking import COLUMNS, Record, errors_reason, record_check
+from campaign.imports.checking import COLUMNS, Record, RecordCounts, errors_reason, record_check, window_for
 from campaign.imports.merging import conflict_reason
 from campaign.models import Campaign, Member, RecordSource, Transaction
 from missions.services import scoring_due_mark

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign.imports.batches import import_batch_create, import_batch_run, window_for
+from campaign.imports.batches import import_batch_create, import_batch_run
 from campaign.imports.checking import (
     COLUMNS,
     JAPANESE_COLUMNS,
@@ -20,6 +20,7 @@ from campaign.imports.checking import (
     Window,
     errors_reason,
     record_check,
+    window_for,
 )
 from campaign.imports.reading import file_open, row_values
 from campaign.models import ImportStatus, Transaction
