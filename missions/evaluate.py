@@ -53,7 +53,7 @@ def records_sql(*, rules: Sequence[Rule], members: str, explain: bool = False) -
     """One row per countable record of ``members`` (an SQL condition on ``t.member_id``).
 
     Per record mission k, in ``rules`` order: ``q{k}`` (1: the record qualifies) and ``p{k}`` (the
-    member's progress after it; the scorer leaves it out for a target of 1, see ``_records_insert``);
+    member's progress after it; the scorer leaves it out for a target of 1, see ``_progress_of``);
     ``rn`` is the record's rank in the member's time order. With
     ``explain`` every record is kept (the scorer keeps those that qualify somewhere), with ``r{k}``
     (the first check it fails), ``v{k}`` (the progress before it) and ``g{k}`` (it added to it).
@@ -81,7 +81,7 @@ def records_sql(*, rules: Sequence[Rule], members: str, explain: bool = False) -
         if explain:
             failed = " ".join(f"WHEN NOT ({c.sql}) THEN '{c.reason}'" for c in checks)
             flags.append(f"CASE {failed} END AS r{k}")
-        for step in rule.kind_def.progress_sql(k) if explain or int(rule.target) != 1 else ():
+        for step in rule.kind_def.progress_sql(k) if explain or _progress_of(rule, k) == f"p{k}" else ():
             steps[step.level].append(f"{step.sql} AS {step.name}")
     query = f"SELECT b.*, {', '.join(flags)} FROM ({days}) b"
     if not explain:
@@ -97,6 +97,13 @@ def records_sql(*, rules: Sequence[Rule], members: str, explain: bool = False) -
         )
         query = f"SELECT x6.*, {gained} FROM ({query}) x6"
     return query
+
+
+def _progress_of(rule: Rule, k: int) -> str:
+    """The column the scorer reads as record mission k's progress. Every kind's progress reaches 1 at
+    the first record that qualifies, so for a target of 1 (most missions) the record's flag serves and
+    no running progress is computed."""
+    return f"q{k}" if int(rule.target) == 1 else f"p{k}"
 
 
 _ID_BITS = 40  # record pks stay below 2**40: the record's rank is packed above its pk
@@ -122,9 +129,7 @@ def _records_insert(run, *, campaign: Campaign, rules: Sequence[Rule]) -> None:
     least = sql_dialect()["least"]
     columns, units = ["member_id IN (SELECT member_id FROM _entered) AS entered"], []
     for k, rule in enumerate(counting):
-        # Every kind's progress reaches 1 at the first record that qualifies: for a target of 1
-        # the flag is the progress, and no running total is computed (most missions have one).
-        progress = f"q{k}" if int(rule.target) == 1 else f"p{k}"
+        progress = _progress_of(rule, k)
         reached = f"{progress} >= {int(rule.target)}"
         columns += [
             f"max({progress}) AS c{k}",
