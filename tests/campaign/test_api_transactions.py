@@ -148,6 +148,25 @@ def test_a_cancel_is_accepted_after_the_period_until_the_cutoff(system_client, c
     assert "outside the campaign period" in body["rejected"][0]["errors"]["occurred_at"][0]
 
 
+@pytest.mark.parametrize("occurred_at", ["0001-01-01T00:00:00+09:00", "0001-01-01 00:00:00"])
+def test_a_cancel_dated_before_the_year_1_in_utc_is_rejected_alone_not_a_500(system_client, in_campaign, occurred_at):
+    cancel = {"transaction_id": "X1", "member_id": "M1", "type": "cancel", "occurred_at": occurred_at}
+    cancel["original_transaction_id"] = "T1"
+    system_client.raise_request_exception = False
+    response = post(system_client, [cancel, payment("T2")])
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["accepted"], body["rejected"][0]["index"]) == (1, 0)
+    assert "before the year 1 in UTC" in body["rejected"][0]["errors"]["occurred_at"][0]
+    assert list(Transaction.objects.values_list("transaction_id", flat=True)) == ["T2"]
+
+
+def test_a_cancel_dated_long_before_the_period_is_still_accepted(system_client, in_campaign):
+    cancel = {"transaction_id": "X1", "member_id": "M1", "type": "cancel", "original_transaction_id": "T1"}
+    body = post(system_client, [dict(cancel, occurred_at="0001-01-01T00:00:00Z")]).json()
+    assert (body["accepted"], body["rejected"]) == (1, [])
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [

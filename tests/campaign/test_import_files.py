@@ -305,3 +305,15 @@ def test_a_file_with_a_stored_row_scores_the_members_of_its_new_rows(tmp_path, i
     out, _ = run(write(tmp_path, second, name="second.csv"))
     assert summary(out) == "rows=2 accepted=1 duplicates=1 rejected=0"
     assert set(StampCard.objects.values_list("member_id", flat=True)) == {"M2"}
+
+
+def test_a_cancel_dated_before_the_year_1_in_utc_is_one_rejected_row(tmp_path, in_campaign):
+    path = write(
+        tmp_path,
+        f"{JA_HEADER}\r\nT1,M1,チャージ,1000,,,2026-03-06 07:30:00,,\r\nX1,M1,取消,,,,0001-01-01 00:00:00,T1,\r\n",
+        encoding="cp932",
+    )
+    out, _err = run(path)
+    assert summary(out) == "rows=2 accepted=1 duplicates=0 rejected=1"
+    assert "line 3: X1: occurred_at 0001-01-01T00:00:00+09:00 is before the year 1 in UTC" in out
+    assert list(Transaction.objects.values_list("transaction_id", flat=True)) == ["T1"]
