@@ -124,6 +124,20 @@ def test_an_item_that_is_not_an_object_is_rejected_alone(system_client, in_campa
     assert body["rejected"][0]["index"] == 0
 
 
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [("null", "non_field_errors"), ('{"transaction_id": "T9", "amount": 1e400}', "amount")],
+)
+def test_a_null_item_or_a_huge_number_is_rejected_alone_not_the_whole_batch(system_client, in_campaign, item, field):
+    body = '{"transactions": [' + item + ", " + json.dumps(payment()) + "]}"
+    response = system_client.generic("POST", URL, body, content_type="application/json")
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["accepted"], answer["rejected"][0]["index"]) == (1, 0)
+    assert field in answer["rejected"][0]["errors"]
+    assert list(Transaction.objects.values_list("transaction_id", flat=True)) == ["T1"]
+
+
 def test_after_the_data_cutoff_every_record_is_refused(system_client, campaign, clock):
     clock("2026-04-11T00:00:00+09:00")
     body = post(system_client, [payment()]).json()
