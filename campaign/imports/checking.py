@@ -280,6 +280,8 @@ def _id_check(value: Any, column: str, errors: dict[str, list[str]], *, member: 
     problem = id_problem(text, member=member)
     if problem is None:
         return text
+    if problem == "not_printable" and member and text.isprintable():
+        problem = "member_form"  # full-width letters or a space: not a control character, the form is wrong
     if problem in _ID_REASONS:
         message = _(_ID_REASONS[problem]) % {"column": column, "value": cut(text)}
     elif member:

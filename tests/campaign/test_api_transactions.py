@@ -238,3 +238,18 @@ def test_the_system_api_is_throttled(system_client, in_campaign, settings):
         ScopedRateThrottle.THROTTLE_RATES = previous
         cache.clear()
     assert statuses == [200, 200, 429]
+
+
+@pytest.mark.parametrize("member_id", ["M 1", "ＭＦ１", "会員1"])
+def test_a_member_id_with_a_space_or_full_width_letters_is_told_its_form_not_control_characters(
+    system_client, in_campaign, member_id
+):
+    body = post(system_client, [payment(member_id=member_id)]).json()
+    message = body["rejected"][0]["errors"]["member_id"][0]
+    assert "letters, digits or symbols, without spaces" in message
+    assert "control characters" not in message
+
+
+def test_a_member_id_with_a_control_character_is_still_told_so(system_client, in_campaign):
+    body = post(system_client, [payment(member_id="M\x071")]).json()
+    assert "control characters" in body["rejected"][0]["errors"]["member_id"][0]
