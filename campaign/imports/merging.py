@@ -186,6 +186,17 @@ def stage_merge(
                 # The scoring of the slices would otherwise be planned on a table believed far smaller.
                 statistics_sample(cursor, Transaction._meta.db_table)
         on_slice(stored[1], done, len(slices))
+    # A cancel voids its original whoever sent it (R8): the original's member, when another, is scored too.
+    cursor.execute(
+        f"SELECT DISTINCT o.member_id FROM {STAGE} c "
+        "JOIN campaign_transaction o ON o.transaction_id = c.original_transaction_id "
+        "WHERE c.type = 'cancel' AND o.member_id <> c.member_id ORDER BY o.member_id"
+    )
+    others = [row[0] for row in cursor.fetchall()]
+    if others:
+        with transaction.atomic():
+            scoring_due_mark(campaign_id=campaign_id, member_ids=others)
+        on_slice(others, len(slices), len(slices))
     if merged.accepted < stage.rows:
         with transaction.atomic():
             _staged_judge(cursor=cursor, batch_id=batch_id, merged=merged)

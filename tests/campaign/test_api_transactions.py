@@ -253,3 +253,24 @@ def test_a_member_id_with_a_space_or_full_width_letters_is_told_its_form_not_con
 def test_a_member_id_with_a_control_character_is_still_told_so(system_client, in_campaign):
     body = post(system_client, [payment(member_id="M\x071")]).json()
     assert "control characters" in body["rejected"][0]["errors"]["member_id"][0]
+
+
+def _limited_points(client, member_id: str) -> int:
+    return client.get(f"/api/v1/members/{member_id}/progress").json()["points"]["limited"]
+
+
+def test_a_cancel_sent_with_another_member_id_withdraws_the_originals_stamps_at_once(
+    system_client, in_campaign, django_capture_on_commit_callbacks
+):
+    """R8: the outcome never depends on the order; a cancel stored first voids its original on
+    arrival, so a cancel stored after it must withdraw the original's stamps as well."""
+    with django_capture_on_commit_callbacks(execute=True):
+        system_client.post("/api/v1/entries", {"member_id": "M1"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        post(system_client, [payment("T1", amount=5000, merchant_code="KOBE-01")])
+    assert _limited_points(system_client, "M1") > 0
+    cancel = {"transaction_id": "X1", "member_id": "M2", "type": "cancel", "original_transaction_id": "T1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        body = post(system_client, [dict(cancel, occurred_at="2026-03-07T10:00:00+09:00")]).json()
+    assert body["accepted"] == 1
+    assert _limited_points(system_client, "M1") == 0

@@ -317,3 +317,17 @@ def test_a_cancel_dated_before_the_year_1_in_utc_is_one_rejected_row(tmp_path, i
     assert summary(out) == "rows=2 accepted=1 duplicates=0 rejected=1"
     assert "line 3: X1: occurred_at 0001-01-01T00:00:00+09:00 is before the year 1 in UTC" in out
     assert list(Transaction.objects.values_list("transaction_id", flat=True)) == ["T1"]
+
+
+def test_a_cancel_in_a_file_with_another_member_id_withdraws_the_originals_stamps(tmp_path, in_campaign):
+    from campaign.models import Entry, Member
+    from missions.models import LedgerLine
+
+    at = jst("2026-03-03 10:00")
+    Entry.objects.create(
+        campaign=in_campaign, member=Member.objects.create(member_id="M1"), entered_at=at, received_at=at
+    )
+    run(write(tmp_path, f"{HEADER}\nT1,M1,charge,100000,,,2026-03-06 07:30:00,,\n", name="a.csv"))
+    assert sum(LedgerLine.objects.filter(member_id="M1").values_list("points", flat=True)) > 0
+    run(write(tmp_path, f"{HEADER}\nX1,M2,cancel,,,,2026-03-07 07:30:00,T1,\n", name="b.csv"))
+    assert sum(LedgerLine.objects.filter(member_id="M1").values_list("points", flat=True)) == 0
