@@ -331,3 +331,13 @@ def test_a_cancel_in_a_file_with_another_member_id_withdraws_the_originals_stamp
     assert sum(LedgerLine.objects.filter(member_id="M1").values_list("points", flat=True)) > 0
     run(write(tmp_path, f"{HEADER}\nX1,M2,cancel,,,,2026-03-07 07:30:00,T1,\n", name="b.csv"))
     assert sum(LedgerLine.objects.filter(member_id="M1").values_list("points", flat=True)) == 0
+
+
+def test_a_byte_invalid_in_cp932_is_refused_with_the_line_that_holds_it(tmp_path, in_campaign):
+    rows = [f"T{i},M1,支払,500,,S1,2026-03-06 07:30,," for i in range(1, 6)]
+    data = "\r\n".join([JA_HEADER, *rows]).encode("cp932").replace(b"T4,", b"T4\x81\x7f,") + b"\r\n"
+    path = tmp_path / "tx.csv"
+    path.write_bytes(data)
+    with pytest.raises(CommandError, match="Line 5 holds bytes"):
+        run(path)
+    assert Transaction.objects.count() == 0
