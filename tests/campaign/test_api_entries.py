@@ -81,3 +81,10 @@ def test_an_entry_already_stored_is_still_answered_200_after_the_cutoff(system_c
     assert system_client.post("/api/v1/entries", {"member_id": "M1"}, format="json").status_code == 201
     clock("2026-04-11T00:00:00+09:00")
     assert system_client.post("/api/v1/entries", {"member_id": "M1"}, format="json").status_code == 200
+
+
+def test_a_member_id_with_a_nul_is_refused_saying_so_in_japanese(system_client, in_campaign):
+    answer = system_client.post("/api/v1/entries", {"member_id": "M\x001"}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["member_id"] == ["NUL 文字（ヌル文字）は使用できません。"]
+    assert not Entry.objects.exists()
