@@ -76,6 +76,17 @@ def _jst(value) -> str | None:
     return value.astimezone(JST).isoformat() if value else None
 
 
+class AnyJSONRecord(serializers.Field):
+    """Any JSON value, judged by ``transactions_ingest`` alone: a ``null`` item or a number too large
+    for a float (1e400) is one rejected record, where DRF's JSONField refused the whole batch."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_internal_value(self, data):
+        return data
+
+
 class TransactionsApi(SystemApiView):
     """Store up to 1,000 transactions; the answer lists the rejected ones by index."""
 
@@ -95,9 +106,7 @@ class TransactionsApi(SystemApiView):
         )
 
     class InputSerializer(serializers.Serializer):
-        transactions = serializers.ListField(
-            child=serializers.JSONField(), allow_empty=True, max_length=API_MAX_RECORDS
-        )
+        transactions = serializers.ListField(child=AnyJSONRecord(), allow_empty=True, max_length=API_MAX_RECORDS)
 
     class RejectedOutput(serializers.Serializer):
         index = serializers.IntegerField()

@@ -74,7 +74,7 @@ class SystemTokenAuthentication(TokenAuthentication):
 class IsSystemClient(BasePermission):
     """Only system clients (token holders of the system-clients group)."""
 
-    message = "This endpoint is for system API clients (Authorization: Token <key>)."
+    message = _("This endpoint is for system API clients (Authorization: Token <key>).")
 
     def has_permission(self, request, view) -> bool:
         return is_system_client(request.user)

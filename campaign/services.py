@@ -98,6 +98,14 @@ def record_time_judge(*, campaign: Campaign, when: datetime | None, received_at:
                 "end": (campaign.entry_ends_at - timedelta(seconds=1)).astimezone(JST).strftime("%Y-%m-%d %H:%M:%S"),
             },
         )
+    if not campaign.accepts_data_at(received_at):
+        # R9: nothing arrives after the cut-off, however it is dated; a late entry or view would still be
+        # scored and awarded after the books are closed (and the draw's list frozen).
+        raise Refused(
+            "after_cutoff",
+            _("Received after the data cut-off (%(cutoff)s): records are no longer accepted.")
+            % {"cutoff": campaign.data_cutoff_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")},
+        )
     return judged
 
 

@@ -37,7 +37,13 @@ def sql_dialect() -> dict[str, str]:
             "least": "least",
             "fence": " OFFSET 0",
         }
-    return {"local_seconds": "(CAST(strftime('%%s', t.occurred_at) AS INTEGER) + 32400)", "least": "min", "fence": ""}
+    # SQLite's date functions round to the millisecond (09:59:59.999999 became 10:00:00): read the whole
+    # seconds only ('YYYY-MM-DD HH:MM:SS' as stored), which floors the time as PostgreSQL's floor() does.
+    return {
+        "local_seconds": "(CAST(strftime('%%s', substr(t.occurred_at, 1, 19)) AS INTEGER) + 32400)",
+        "least": "min",
+        "fence": "",
+    }
 
 
 def period_params(campaign: Campaign) -> dict:

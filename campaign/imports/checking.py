@@ -280,6 +280,8 @@ def _id_check(value: Any, column: str, errors: dict[str, list[str]], *, member: 
     problem = id_problem(text, member=member)
     if problem is None:
         return text
+    if problem == "not_printable" and member and text.isprintable():
+        problem = "member_form"  # full-width letters or a space: not a control character, the form is wrong
     if problem in _ID_REASONS:
         message = _(_ID_REASONS[problem]) % {"column": column, "value": cut(text)}
     elif member:
@@ -354,7 +356,7 @@ def record_check(values: tuple | list, window: Window) -> tuple[Record | None, d
         errors["occurred_at"] = [message % {"value": cut(text_of(raw_time))}]
     else:
         start, end, latest, closed = window.limits()
-        if closed or not usual or raw_time > latest or (kind != "cancel" and not start <= raw_time < end):
+        if closed or not usual or raw_time > latest or raw_time < start or (kind != "cancel" and raw_time >= end):
             _time_check(kind, occurred, window, errors)
     if errors:
         return None, errors
@@ -410,9 +412,22 @@ def _time_check(kind: str | None, occurred: datetime, window: Window, errors: di
         errors.setdefault("non_field_errors", []).append(message % {"cutoff": cutoff})
     elif occurred > window.latest:
         errors["occurred_at"] = [_("occurred_at %(value)s is in the future.") % {"value": occurred.isoformat()}]
+    elif kind == "cancel" and not _storable(occurred):
+        # A cancel counts whatever its own time, but 0001-01-01 00:00 JST is before the year 1 in UTC,
+        # where the database keeps times: storing it failed the whole push or file with an OverflowError.
+        message = _("occurred_at %(value)s is before the year 1 in UTC: no time that early can be stored.")
+        errors["occurred_at"] = [message % {"value": occurred.isoformat()}]
     elif kind != "cancel" and not (window.starts_at <= occurred < window.ends_at):
         message = _("occurred_at %(value)s is outside the campaign period.")
         errors["occurred_at"] = [message % {"value": occurred.isoformat()}]
+
+
+def _storable(moment: datetime) -> bool:
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 def errors_reason(errors: dict[str, list[str]]) -> str:

@@ -186,6 +186,17 @@ def stage_merge(
                 # The scoring of the slices would otherwise be planned on a table believed far smaller.
                 statistics_sample(cursor, Transaction._meta.db_table)
         on_slice(stored[1], done, len(slices))
+    # A cancel voids its original whoever sent it (R8): the original's member, when another, is scored too.
+    cursor.execute(
+        f"SELECT DISTINCT o.member_id FROM {STAGE} c "
+        "JOIN campaign_transaction o ON o.transaction_id = c.original_transaction_id "
+        "WHERE c.type = 'cancel' AND o.member_id <> c.member_id ORDER BY o.member_id"
+    )
+    others = [row[0] for row in cursor.fetchall()]
+    if others:
+        with transaction.atomic():
+            scoring_due_mark(campaign_id=campaign_id, member_ids=others)
+        on_slice(others, len(slices), len(slices))
     if merged.accepted < stage.rows:
         with transaction.atomic():
             _staged_judge(cursor=cursor, batch_id=batch_id, merged=merged)
@@ -282,12 +293,14 @@ def _staged_judge(*, cursor, batch_id: int, merged: Merged) -> None:
     build = "json_build_object" if _postgresql() else "json_object"
     amount = "j.amount::text" if _postgresql() else "CAST(j.amount AS text)"
     points = "j.points_used::text" if _postgresql() else "CAST(j.points_used AS text)"
+    # SQLite stages the time as UTC text without an offset, which a report imported again would read as JST.
+    occurred = "j.occurred_at" if _postgresql() else "j.occurred_at || '+00:00'"
     cursor.execute(
         f"INSERT INTO {ImportRejection._meta.db_table} (batch_id, line, transaction_id, reason, raw) "
         "SELECT %s, j.line, j.transaction_id, replace(%s, %s, j.transaction_id), "
         f"{build}('transaction_id', j.transaction_id, 'member_id', j.member_id, 'type', j.type, "
         f"'amount', {amount}, 'points_used', {points}, 'merchant_code', j.merchant_code, "
-        "'occurred_at', j.occurred_at, 'original_transaction_id', j.original_transaction_id, "
+        f"'occurred_at', {occurred}, 'original_transaction_id', j.original_transaction_id, "
         f"'charge_method', j.charge_method) FROM ({judged}) j WHERE NOT j.same",
         [batch_id, conflict_reason(marker), marker, batch_id],
     )

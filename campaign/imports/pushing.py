@@ -117,6 +117,9 @@ def _records_store(*, campaign: Campaign, items: list[tuple[int, Record]], sourc
     received_at = connection.ops.adapt_datetimefield_value(clock.now())
     for start in range(0, len(new), INSERT_CHUNK):
         stored |= _insert_returning(new[start : start + INSERT_CHUNK], campaign, source, received_at)
+    result.member_ids |= _originals_members(
+        {r.original_transaction_id for _i, r in new if r.type == "cancel" and r.transaction_id in stored}
+    )
     others = [(index, record) for index, record in items if record.transaction_id not in stored]
     kept = _stored_content({record.transaction_id for _i, record in others})
     for index, record in items:
@@ -145,6 +148,18 @@ def _insert_returning(chunk: list[tuple[int, Record]], campaign: Campaign, sourc
             params,
         )
         return {row[0] for row in cursor.fetchall()}
+
+
+def _originals_members(originals: set[str]) -> set[str]:
+    """The members of the stored transactions these cancels name. A cancel voids its original whoever
+    sent it (R8), so the original's member is scored again too: else a cancel sent with another member
+    id left the stamp until that member's next record, and the outcome hung on the order of arrival."""
+    members: set[str] = set()
+    listed = sorted(originals)
+    for start in range(0, len(listed), 900):
+        found = Transaction.objects.filter(transaction_id__in=listed[start : start + 900])
+        members.update(found.values_list("member_id", flat=True))
+    return members
 
 
 def _stored_content(ids: set[str]) -> dict[str, tuple]:

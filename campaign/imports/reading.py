@@ -195,11 +195,16 @@ def _xlsx_check(path: Path) -> None:
 
 
 def _encoding_detect(path: Path) -> tuple[str, int, bytes]:
-    """Decode the whole file strictly as UTF-8, else CP932; also count its lines (for the progress bar)."""
+    """Decode the whole file strictly as UTF-8, else CP932; also count its lines (for the progress bar).
+
+    Refused, the message names the line where the encoding that read furthest stopped: one stray byte
+    refuses the file, and operations must be able to find it."""
+    stopped: list[int] = []
     for encoding in ("utf-8-sig", "cp932"):
         decoder = codecs.getincrementaldecoder(encoding)("strict")
         lines = 0
         first = b""
+        chunk = b""
         try:
             with path.open("rb") as stream:
                 while chunk := stream.read(_CHUNK):
@@ -212,10 +217,19 @@ def _encoding_detect(path: Path) -> tuple[str, int, bytes]:
                     decoder.decode(chunk)
                     lines += chunk.count(b"\n")
                 decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            # The error's position is within what this call decoded: the chunk (a character cut by the
+            # chunk's end is decoded with the next one, so the line is right to within that character).
+            stopped.append(lines + chunk[: max(exc.start, 0)].count(b"\n") + 1)
             continue
         return ("utf-8-sig" if encoding == "utf-8-sig" else "cp932"), lines, first
-    raise FileRefused(_("Cannot read the file's encoding: it is neither UTF-8 nor CP932 (Shift_JIS)."))
+    raise FileRefused(
+        _(
+            "Cannot read the file's encoding: it is neither UTF-8 nor CP932 (Shift_JIS). Line %(line)s holds "
+            "bytes that are neither: correct or remove them and import the file again."
+        )
+        % {"line": max(stopped)}
+    )
 
 
 def file_open(path: str | Path) -> RowSource:

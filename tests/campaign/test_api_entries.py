@@ -58,3 +58,33 @@ def test_entries_and_video_views_are_for_system_clients_only(client, in_campaign
         403,
     )
     assert client.post("/api/v1/video-views", {}, content_type="application/json").status_code in (401, 403)
+
+
+def test_an_entry_or_a_video_view_dated_in_the_period_is_refused_after_the_data_cutoff(system_client, campaign, clock):
+    clock("2026-04-11T00:00:00+09:00")
+    entry = system_client.post(
+        "/api/v1/entries", {"member_id": "M1", "entered_at": "2026-03-31T23:59:00+09:00"}, format="json"
+    )
+    view = system_client.post(
+        "/api/v1/video-views",
+        {"member_id": "M1", "video": "video-1", "watched_at": "2026-03-31T23:00:00+09:00"},
+        format="json",
+    )
+    for answer in (entry, view):
+        assert answer.status_code == 400
+        assert answer.json()["code"] == "after_cutoff"
+    assert (Entry.objects.count(), VideoView.objects.count()) == (0, 0)
+
+
+def test_an_entry_already_stored_is_still_answered_200_after_the_cutoff(system_client, campaign, clock):
+    clock("2026-03-20T12:00:00+09:00")
+    assert system_client.post("/api/v1/entries", {"member_id": "M1"}, format="json").status_code == 201
+    clock("2026-04-11T00:00:00+09:00")
+    assert system_client.post("/api/v1/entries", {"member_id": "M1"}, format="json").status_code == 200
+
+
+def test_a_member_id_with_a_nul_is_refused_saying_so_in_japanese(system_client, in_campaign):
+    answer = system_client.post("/api/v1/entries", {"member_id": "M\x001"}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["member_id"] == ["NUL 文字（ヌル文字）は使用できません。"]
+    assert not Entry.objects.exists()

@@ -124,6 +124,20 @@ def test_an_item_that_is_not_an_object_is_rejected_alone(system_client, in_campa
     assert body["rejected"][0]["index"] == 0
 
 
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [("null", "non_field_errors"), ('{"transaction_id": "T9", "amount": 1e400}', "amount")],
+)
+def test_a_null_item_or_a_huge_number_is_rejected_alone_not_the_whole_batch(system_client, in_campaign, item, field):
+    body = '{"transactions": [' + item + ", " + json.dumps(payment()) + "]}"
+    response = system_client.generic("POST", URL, body, content_type="application/json")
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["accepted"], answer["rejected"][0]["index"]) == (1, 0)
+    assert field in answer["rejected"][0]["errors"]
+    assert list(Transaction.objects.values_list("transaction_id", flat=True)) == ["T1"]
+
+
 def test_after_the_data_cutoff_every_record_is_refused(system_client, campaign, clock):
     clock("2026-04-11T00:00:00+09:00")
     body = post(system_client, [payment()]).json()
@@ -146,6 +160,25 @@ def test_a_cancel_is_accepted_after_the_period_until_the_cutoff(system_client, c
     assert body["accepted"] == 1
     assert body["rejected"][0]["transaction_id"] == "T9"
     assert "outside the campaign period" in body["rejected"][0]["errors"]["occurred_at"][0]
+
+
+@pytest.mark.parametrize("occurred_at", ["0001-01-01T00:00:00+09:00", "0001-01-01 00:00:00"])
+def test_a_cancel_dated_before_the_year_1_in_utc_is_rejected_alone_not_a_500(system_client, in_campaign, occurred_at):
+    cancel = {"transaction_id": "X1", "member_id": "M1", "type": "cancel", "occurred_at": occurred_at}
+    cancel["original_transaction_id"] = "T1"
+    system_client.raise_request_exception = False
+    response = post(system_client, [cancel, payment("T2")])
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["accepted"], body["rejected"][0]["index"]) == (1, 0)
+    assert "before the year 1 in UTC" in body["rejected"][0]["errors"]["occurred_at"][0]
+    assert list(Transaction.objects.values_list("transaction_id", flat=True)) == ["T2"]
+
+
+def test_a_cancel_dated_long_before_the_period_is_still_accepted(system_client, in_campaign):
+    cancel = {"transaction_id": "X1", "member_id": "M1", "type": "cancel", "original_transaction_id": "T1"}
+    body = post(system_client, [dict(cancel, occurred_at="0001-01-01T00:00:00Z")]).json()
+    assert (body["accepted"], body["rejected"]) == (1, [])
 
 
 @pytest.mark.parametrize(
@@ -205,3 +238,39 @@ def test_the_system_api_is_throttled(system_client, in_campaign, settings):
         ScopedRateThrottle.THROTTLE_RATES = previous
         cache.clear()
     assert statuses == [200, 200, 429]
+
+
+@pytest.mark.parametrize("member_id", ["M 1", "ＭＦ１", "会員1"])
+def test_a_member_id_with_a_space_or_full_width_letters_is_told_its_form_not_control_characters(
+    system_client, in_campaign, member_id
+):
+    body = post(system_client, [payment(member_id=member_id)]).json()
+    message = body["rejected"][0]["errors"]["member_id"][0]
+    assert "letters, digits or symbols, without spaces" in message
+    assert "control characters" not in message
+
+
+def test_a_member_id_with_a_control_character_is_still_told_so(system_client, in_campaign):
+    body = post(system_client, [payment(member_id="M\x071")]).json()
+    assert "control characters" in body["rejected"][0]["errors"]["member_id"][0]
+
+
+def _limited_points(client, member_id: str) -> int:
+    return client.get(f"/api/v1/members/{member_id}/progress").json()["points"]["limited"]
+
+
+def test_a_cancel_sent_with_another_member_id_withdraws_the_originals_stamps_at_once(
+    system_client, in_campaign, django_capture_on_commit_callbacks
+):
+    """R8: the outcome never depends on the order; a cancel stored first voids its original on
+    arrival, so a cancel stored after it must withdraw the original's stamps as well."""
+    with django_capture_on_commit_callbacks(execute=True):
+        system_client.post("/api/v1/entries", {"member_id": "M1"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        post(system_client, [payment("T1", amount=5000, merchant_code="KOBE-01")])
+    assert _limited_points(system_client, "M1") > 0
+    cancel = {"transaction_id": "X1", "member_id": "M2", "type": "cancel", "original_transaction_id": "T1"}
+    with django_capture_on_commit_callbacks(execute=True):
+        body = post(system_client, [dict(cancel, occurred_at="2026-03-07T10:00:00+09:00")]).json()
+    assert body["accepted"] == 1
+    assert _limited_points(system_client, "M1") == 0

@@ -305,3 +305,39 @@ def test_a_file_with_a_stored_row_scores_the_members_of_its_new_rows(tmp_path, i
     out, _ = run(write(tmp_path, second, name="second.csv"))
     assert summary(out) == "rows=2 accepted=1 duplicates=1 rejected=0"
     assert set(StampCard.objects.values_list("member_id", flat=True)) == {"M2"}
+
+
+def test_a_cancel_dated_before_the_year_1_in_utc_is_one_rejected_row(tmp_path, in_campaign):
+    path = write(
+        tmp_path,
+        f"{JA_HEADER}\r\nT1,M1,チャージ,1000,,,2026-03-06 07:30:00,,\r\nX1,M1,取消,,,,0001-01-01 00:00:00,T1,\r\n",
+        encoding="cp932",
+    )
+    out, _err = run(path)
+    assert summary(out) == "rows=2 accepted=1 duplicates=0 rejected=1"
+    assert "line 3: X1: occurred_at 0001-01-01T00:00:00+09:00 is before the year 1 in UTC" in out
+    assert list(Transaction.objects.values_list("transaction_id", flat=True)) == ["T1"]
+
+
+def test_a_cancel_in_a_file_with_another_member_id_withdraws_the_originals_stamps(tmp_path, in_campaign):
+    from campaign.models import Entry, Member
+    from missions.models import LedgerLine
+
+    at = jst("2026-03-03 10:00")
+    Entry.objects.create(
+        campaign=in_campaign, member=Member.objects.create(member_id="M1"), entered_at=at, received_at=at
+    )
+    run(write(tmp_path, f"{HEADER}\nT1,M1,charge,100000,,,2026-03-06 07:30:00,,\n", name="a.csv"))
+    assert sum(LedgerLine.objects.filter(member_id="M1").values_list("points", flat=True)) > 0
+    run(write(tmp_path, f"{HEADER}\nX1,M2,cancel,,,,2026-03-07 07:30:00,T1,\n", name="b.csv"))
+    assert sum(LedgerLine.objects.filter(member_id="M1").values_list("points", flat=True)) == 0
+
+
+def test_a_byte_invalid_in_cp932_is_refused_with_the_line_that_holds_it(tmp_path, in_campaign):
+    rows = [f"T{i},M1,支払,500,,S1,2026-03-06 07:30,," for i in range(1, 6)]
+    data = "\r\n".join([JA_HEADER, *rows]).encode("cp932").replace(b"T4,", b"T4\x81\x7f,") + b"\r\n"
+    path = tmp_path / "tx.csv"
+    path.write_bytes(data)
+    with pytest.raises(CommandError, match="Line 5 holds bytes"):
+        run(path)
+    assert Transaction.objects.count() == 0

@@ -336,3 +336,16 @@ def test_any_file_is_judged_as_one_merge_in_file_order_would(tmp_path_factory, i
         t: (m, a) for t, m, a in Transaction.objects.values_list("transaction_id", "member_id", "amount")
     } == expected
     assert sorted(ImportRejection.objects.filter(batch=batch).values_list("line", flat=True)) == conflicts
+
+
+def test_a_conflicts_report_row_keeps_the_time_it_names_when_imported_again(tmp_path, in_campaign):
+    """The report of rejected rows is meant to be corrected and imported again; a time without an
+    offset is read as JST, so the conflict's time must say its offset (it was UTC without one)."""
+    from campaign.imports.checking import parse_time
+    from tests.campaign.factories import jst
+
+    call_command("import_transactions", str(_file(tmp_path, [_pay("T1", "M1")], "a.csv")), stdout=io.StringIO())
+    call_command("import_transactions", str(_file(tmp_path, [_pay("T1", "M1", 600)], "b.csv")), stdout=io.StringIO())
+    rejection = ImportRejection.objects.get()
+    assert rejection.raw["amount"] == "600"
+    assert parse_time(rejection.raw["occurred_at"]) == jst("2026-03-06 07:30")

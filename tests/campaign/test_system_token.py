@@ -67,3 +67,19 @@ def test_a_token_of_a_user_outside_the_group_is_refused(campaign, django_user_mo
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     assert client.get(PROGRESS).status_code == 403
+
+
+def test_a_token_of_a_staff_user_is_refused_in_the_requests_language(campaign):
+    from django.contrib.auth import get_user_model
+
+    staff = get_user_model().objects.create_user("operator", is_staff=True)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    japanese = client.get(PROGRESS)
+    assert japanese.status_code == 403
+    assert (
+        japanese.json()["detail"]
+        == "このエンドポイントはシステムAPIクライアント専用です（Authorization: Token <key>）。"
+    )
+    english = client.get(PROGRESS, HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json()["detail"] == "This endpoint is for system API clients (Authorization: Token <key>)."

@@ -53,6 +53,23 @@ def test_lunch_window_is_half_open_from_11_to_14(campaign, member, time, counts)
     assert ("mania-3" in cleared_codes(member)) is counts
 
 
+@pytest.mark.parametrize(
+    ("when", "amount", "code", "counts"),
+    [
+        ("2026-03-10 09:59:59.999999", 300, "mania-2", True),  # still before 10:00
+        ("2026-03-10 04:59:59.999999", 300, "mania-2", False),  # still before 05:00
+        ("2026-03-10 13:59:59.9996", 800, "mania-3", True),
+        ("2026-03-05 23:59:59.999999", 1000, "mania-4", False),  # still Thursday
+        ("2026-03-08 23:59:59.999999", 1000, "mania-4", True),  # still Sunday
+    ],
+)
+def test_a_time_a_microsecond_before_a_bound_is_judged_on_its_own_second(campaign, member, when, amount, code, counts):
+    """SQLite keeps times to the millisecond in its date functions: 09:59:59.999999 was read as 10:00:00."""
+    TransactionFactory(member=member, amount=amount, occurred_at=jst(when))
+    score(campaign, member)
+    assert (code in cleared_codes(member)) is counts
+
+
 def test_window_with_fractional_seconds_just_before_the_end_counts(campaign, member):
     TransactionFactory(member=member, amount=300, occurred_at=jst("2026-03-10 09:59:59.999"))
     TransactionFactory(member=member, amount=800, occurred_at=jst("2026-03-10 14:00:00.001"))
