@@ -195,8 +195,16 @@ class MemberAdmin(BigTableAdmin):
         if obj is not None:
             fields.insert(0, "member_id")
         if not request.user.has_perm("auth.view_user"):
-            fields.append("user")  # operations may not open the user list: no lookup link that answers 403
+            fields.append("site_user")  # operations may not open users: no link that answers 403
         return fields
+
+    def get_exclude(self, request, obj=None):
+        # A read-only foreign key links to the user's page, whatever the viewer may open: shown as site_user.
+        return None if request.user.has_perm("auth.view_user") else ["user"]
+
+    @admin.display(description=Member._meta.get_field("user").verbose_name)
+    def site_user(self, obj: Member):
+        return obj.user or self.get_empty_value_display()
 
     def has_delete_permission(self, request, obj=None):
         # A member is known from the Wesmo! system's records; the ledger keeps them (PROTECT).
