@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 
 import pytest
 
@@ -79,6 +80,24 @@ def test_the_whole_workflow_through_the_admin(client, after_cutoff, alice, bob):
     assert "辞退" in cp932.content.decode("cp932")
     assert verification.draw_verify(draw=draw).ok
     assert "recompute to the stored values" in client.get(f"{ADMIN}{draw.pk}/change/?verify=1").content.decode()
+
+
+def test_the_draw_and_forfeit_pages_name_the_officers_without_links_that_answer_403(client, after_cutoff, alice, bob):
+    eligible_members(after_cutoff, 100)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    services.draw_confirm(draw=draw, user=bob)
+    forfeit = services.forfeit_record(
+        draw=draw, member_id=services.current_winners(draw=draw).first().member_id, reason="辞退", user=bob
+    )
+    services.forfeit_confirm(forfeit=forfeit, user=alice)
+    client.force_login(alice)
+    for url in [f"{ADMIN}{draw.pk}/change/", f"/admin/lottery/forfeit/{forfeit.pk}/change/"]:
+        page = client.get(url).content.decode()
+        assert "alice" in page and "bob" in page, url
+        for link in set(re.findall(r'href="(/admin/[^"]*/change/)"', page)):
+            assert client.get(link).status_code == 200, (url, link)
+    assert str(after_cutoff) in client.get(f"{ADMIN}{draw.pk}/change/").content.decode()
 
 
 def test_drawing_first_shows_what_will_happen_and_needs_the_draw_number_typed(client, after_cutoff, alice):
