@@ -8,6 +8,8 @@ import io
 import re
 
 import pytest
+from django.utils import translation
+from django.utils.translation import gettext
 
 from lottery import services, verification
 from lottery.models import Draw, DrawStatus, Forfeit
@@ -110,6 +112,14 @@ def test_drawing_first_shows_what_will_happen_and_needs_the_draw_number_typed(cl
     assert f"Type the draw number {draw.pk}" in page
     page = client.post(f"{ADMIN}{draw.pk}/draw/", {"confirm_id": draw.pk + 1}).content.decode()
     assert "nothing was done" in page and Draw.objects.get().status == DrawStatus.COMMITTED
+    # The page asked for the draw number: the message does not speak of an id, and names the input it is about.
+    assert "does not match" in page and "id shown" not in page
+    assert 'aria-invalid="true" aria-describedby="id_confirm_id_error"' in page
+    with translation.override("ja"):
+        assert (
+            gettext("What you typed does not match: nothing was done.")
+            == "入力された値が一致しません。何も実行していません。"
+        )
     client.post(f"{ADMIN}{draw.pk}/draw/", {"confirm_id": draw.pk})
     assert Draw.objects.get().status == DrawStatus.DRAWN
 
