@@ -129,6 +129,15 @@ def test_operations_open_an_entry_a_transaction_and_a_point_export_without_links
     )
 
 
+def test_a_staff_member_refused_an_admin_page_is_led_back_to_the_back_office(client, campaign):
+    client.force_login(staff_in(MARKETING))
+    response = client.get(reverse("admin:campaign_transaction_changelist"))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert f'href="{reverse("admin:index")}"' in page and "管理画面のホームへ戻る" in page
+    assert "キャンペーンページへ戻る" not in page  # the customer's way out, not the staff member's
+
+
 def test_admin_login_locks_after_five_failures(client, db):
     UserFactory(username="officer", is_staff=True)
     url = reverse("admin:login")
