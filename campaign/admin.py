@@ -195,8 +195,16 @@ class MemberAdmin(BigTableAdmin):
         if obj is not None:
             fields.insert(0, "member_id")
         if not request.user.has_perm("auth.view_user"):
-            fields.append("user")  # operations may not open the user list: no lookup link that answers 403
+            fields.append("site_user")  # operations may not open users: no link that answers 403
         return fields
+
+    def get_exclude(self, request, obj=None):
+        # A read-only foreign key links to the user's page, whatever the viewer may open: shown as site_user.
+        return None if request.user.has_perm("auth.view_user") else ["user"]
+
+    @admin.display(description=Member._meta.get_field("user").verbose_name)
+    def site_user(self, obj: Member):
+        return obj.user or self.get_empty_value_display()
 
     def has_delete_permission(self, request, obj=None):
         # A member is known from the Wesmo! system's records; the ledger keeps them (PROTECT).
@@ -273,7 +281,7 @@ class EntryCreateForm(forms.Form):
 
 
 @admin.register(Entry)
-class EntryAdmin(BigTableAdmin):
+class EntryAdmin(LabelledColumns, BigTableAdmin):
     """Entries are made by the member (app, site); operations can enter a member on request, by the same rules."""
 
     list_display = ["member", "campaign", "entered_at", "source", "received_at"]
@@ -283,8 +291,14 @@ class EntryAdmin(BigTableAdmin):
     list_select_related = ["campaign", "member"]
 
     def get_readonly_fields(self, request, obj=None):
-        # An entry is a fact the member created: it is shown, not edited.
-        return [f.name for f in self.opts.fields] if obj is not None else []
+        # An entry is a fact the member created: it is shown, not edited. The campaign by its name: Django
+        # links a read-only foreign key whatever the viewer may open, and the campaign's page answers 403.
+        if obj is None:
+            return []
+        return ["campaign_column" if f.name == "campaign" else f.name for f in self.opts.fields]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj) if obj is not None else super().get_fields(request, obj)
 
     def add_view(self, request, form_url="", extra_context=None):
         """Enter a member through ``entry_create`` (R2: one entry, inside the entry window, then scored)."""
@@ -388,7 +402,7 @@ class ImportBatchFilter(admin.SimpleListFilter):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(GroupedNumbers, BigTableAdmin):
+class TransactionAdmin(GroupedNumbers, LabelledColumns, BigTableAdmin):
     """Read-only: transactions are what the Wesmo! system recorded; nobody edits or deletes them here."""
 
     list_display = [
@@ -414,6 +428,7 @@ class TransactionAdmin(GroupedNumbers, BigTableAdmin):
     search_fields = ["transaction_id", "member__member_id"]
     search_help_text = _("Exact transaction ID, member ID or original transaction ID.")
     raw_id_fields = ["member", "import_batch"]
+    readonly_fields = ["campaign_column"]
     # 30 million rows: never count them all.
     list_per_page = 100
     # Newest received first, along the primary key: sorting 30 million rows by time would not be.
@@ -435,6 +450,11 @@ class TransactionAdmin(GroupedNumbers, BigTableAdmin):
             return self.get_empty_value_display()
         url = reverse("admin:campaign_importbatch_batch", args=[obj.import_batch_id])
         return format_html('<a href="{}">#{}</a>', url, obj.import_batch_id)
+
+    def get_fields(self, request, obj=None):
+        # The campaign by its name, where Django would link it: the campaign's page answers 403 to operations.
+        fields = super().get_fields(request, obj)
+        return list(dict.fromkeys("campaign_column" if name == "campaign" else name for name in fields))
 
     def has_add_permission(self, request):
         return False

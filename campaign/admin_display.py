@@ -104,6 +104,22 @@ class LabelledColumns:
         return str(obj.export) if obj.export_id else "—"
 
 
+def unlinked_column(model: type[models.Model], name: str):
+    """A read-only foreign key shown by its name, as a ModelAdmin method (``<name>_column``).
+
+    Django links a read-only foreign key to the related object's admin page whatever the viewer may
+    open: a lottery officer would be sent to the campaign's or a user's page, which answers 403.
+    """
+
+    @admin.display(description=model._meta.get_field(name).verbose_name)
+    def column(self, obj) -> str:
+        related = getattr(obj, name)
+        return str(related) if related is not None else self.get_empty_value_display()
+
+    column.__name__ = f"{name}_column"
+    return column
+
+
 def ledger_reward_text(line) -> str:
     """What a ledger line rewards in words: 「動画を見る」クリア, 抽選の当選 (the stored reason is a code)."""
     if line.mission_id is None:

@@ -86,15 +86,15 @@ def _seconds() -> float:
     return time.time()
 
 
-def _refusal_text(campaign: Campaign, exc: Refused) -> str:
+def _refusal_text(campaign: Campaign, exc: Refused, *, entry: bool = False) -> str:
     """The service's refusal for people, with the window in Japan time as the site writes times."""
     if exc.code != "outside_window":
         return exc.message
     # The window ends before entry_ends_at (exclusive): its last minute is what people read as the end.
-    return _("This is possible only from %(start)s until %(end)s (Japan time).") % {
-        "start": jst(campaign.entry_starts_at),
-        "end": jst(campaign.entry_ends_at - timedelta(minutes=1)),
-    }
+    window = {"start": jst(campaign.entry_starts_at), "end": jst(campaign.entry_ends_at - timedelta(minutes=1))}
+    if entry:  # a message at the top of the page, apart from the button: it says what was refused
+        return _("Entry is possible only from %(start)s until %(end)s (Japan time).") % window
+    return _("This is possible only from %(start)s until %(end)s (Japan time).") % window
 
 
 def window_state(campaign: Campaign, now: datetime) -> str:
@@ -193,7 +193,7 @@ def entry(request: HttpRequest) -> HttpResponse:
         try:
             _entry, created = entry_create(campaign=campaign, member_id=member.member_id, source=EntrySource.SITE)
         except Refused as exc:
-            messages.error(request, _refusal_text(campaign, exc))
+            messages.error(request, _refusal_text(campaign, exc, entry=True))
             return redirect("entry")
         if created:
             messages.success(

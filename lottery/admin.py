@@ -18,7 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign import clock
-from campaign.admin_display import GroupedNumbers
+from campaign.admin_display import GroupedNumbers, unlinked_column
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from campaign.services import Refused
@@ -66,7 +66,7 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
     list_select_related = ["campaign"]
     change_form_template = "admin/lottery/draw/change_form.html"
     fields = [
-        "campaign",
+        "campaign_column",
         "status",
         "winners_count",
         "prize_points",
@@ -76,14 +76,19 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         "seed_hash",
         "revealed_seed",
         "cutoff_digest",
-        "committed_by",
+        "committed_by_column",
         "committed_at",
-        "drawn_by",
+        "drawn_by_column",
         "drawn_at",
-        "confirmed_by",
+        "confirmed_by_column",
         "confirmed_at",
     ]
     readonly_fields = fields
+    # By name, not linked: the lottery group may not open campaigns or users (403).
+    campaign_column = unlinked_column(Draw, "campaign")
+    committed_by_column = unlinked_column(Draw, "committed_by")
+    drawn_by_column = unlinked_column(Draw, "drawn_by")
+    confirmed_by_column = unlinked_column(Draw, "confirmed_by")
 
     @admin.display(description=_("seed"))
     def revealed_seed(self, obj: Draw) -> str:
@@ -293,3 +298,21 @@ class ForfeitAdmin(ReadOnlyAdmin):
     list_filter = ["status"]
     list_select_related = ["draw", "recorded_by", "confirmed_by"]
     search_fields = ["=member_id", "=replacement_member_id"]
+    fields = [
+        "draw",
+        "number",
+        "member_id",
+        "replacement_member_id",
+        "replacement_digest",
+        "replacement_rank",
+        "reason",
+        "status",
+        "recorded_by_column",
+        "recorded_at",
+        "confirmed_by_column",
+        "confirmed_at",
+    ]
+    readonly_fields = fields
+    # By name, not linked: the lottery group may not open users (403).
+    recorded_by_column = unlinked_column(Forfeit, "recorded_by")
+    confirmed_by_column = unlinked_column(Forfeit, "confirmed_by")

@@ -393,10 +393,15 @@ class PointExportAdmin(GroupedNumbers, LabelledColumns, admin.ModelAdmin):
         "line_count",
         "points_total",
         "sha256",
-        "created_by",
+        "created_by_column",
         "created_at",
     ]
-    fields = readonly_fields  # shown, never edited: the campaign by its name
+    fields = readonly_fields  # shown, never edited: the campaign and the creator by their names
+
+    @admin.display(description=PointExport._meta.get_field("created_by").verbose_name)
+    def created_by_column(self, obj: PointExport):
+        # Not the foreign key, which Django links to the user's page: operations may not open it (403).
+        return obj.created_by or self.get_empty_value_display()
 
     @admin.display(description=_("file"))
     def file(self, obj: PointExport) -> str:

@@ -81,6 +81,18 @@ def test_rescore_needs_a_post(admin_client, member):
     assert admin_client.get(reverse("admin:campaign_member_rescore", args=[member.pk])).status_code == 405
 
 
+def test_operations_see_the_members_site_sign_in_without_a_link_to_the_user_page_they_cannot_open(client, member):
+    member.user = UserFactory(username="M-SIGNIN")
+    member.save()
+    user = UserFactory(username="ops", is_staff=True)
+    user.groups.add(Group.objects.get(name="operations"))
+    client.force_login(user)
+    page = client.get(reverse("admin:campaign_member_change", args=[member.pk])).content.decode()
+    assert "M-SIGNIN" in page
+    assert reverse("admin:auth_user_change", args=[member.user.pk]) not in page
+    assert client.get(reverse("admin:auth_user_change", args=[member.user.pk])).status_code == 403
+
+
 def test_operations_see_the_member_page_with_the_rescore_button(client, member):
     user = UserFactory(username="ops", is_staff=True)
     user.groups.add(Group.objects.get(name="operations"))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from campaign.roles import LOTTERY, MARKETING, OPERATIONS, STAFF_ROLES, staff_roles_sync
-from tests.campaign.factories import UserFactory
+from missions.exporting import points_export_create
+from tests.campaign.factories import EntryFactory, TransactionFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +107,35 @@ def test_operations_cannot_change_a_merchant(client, campaign):
     assert client.post(url, {"code": merchant.code, "name": "hijacked"}).status_code == 403
     merchant.refresh_from_db()
     assert merchant.name != "hijacked"
+
+
+def test_operations_open_an_entry_a_transaction_and_a_point_export_without_links_that_answer_403(client, campaign):
+    officer = staff_in(OPERATIONS)
+    entry = EntryFactory()
+    transaction = TransactionFactory(member=entry.member)
+    export = points_export_create(campaign=campaign, user=officer, encoding="utf-8")
+    client.force_login(officer)
+    for name, pk in [
+        ("admin:campaign_entry_change", entry.pk),
+        ("admin:campaign_transaction_change", transaction.pk),
+        ("admin:missions_pointexport_change", export.pk),
+    ]:
+        page = client.get(reverse(name, args=[pk])).content.decode()
+        assert str(campaign) in page, name
+        for link in set(re.findall(r'href="(/admin/[^"]*/change/)"', page)):
+            assert client.get(link).status_code == 200, (name, link)
+    assert (
+        officer.username in client.get(reverse("admin:missions_pointexport_change", args=[export.pk])).content.decode()
+    )
+
+
+def test_a_staff_member_refused_an_admin_page_is_led_back_to_the_back_office(client, campaign):
+    client.force_login(staff_in(MARKETING))
+    response = client.get(reverse("admin:campaign_transaction_changelist"))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert f'href="{reverse("admin:index")}"' in page and "管理画面のホームへ戻る" in page
+    assert "キャンペーンページへ戻る" not in page  # the customer's way out, not the staff member's
 
 
 def test_admin_login_locks_after_five_failures(client, db):

@@ -83,6 +83,8 @@ def test_outside_the_window_there_is_no_button_and_a_post_is_refused(client, clo
     # The reason names the window in Japan time.
     assert "3月2日(月) 00:00" in str(next(iter(response.context["messages"])))
     assert "3月31日(火) 23:59" in str(next(iter(response.context["messages"])))
+    # …and says that it is the entry that was refused (the message stands apart from the button).
+    assert str(next(iter(response.context["messages"]))).startswith("エントリーは")
 
 
 def test_the_entry_form_is_csrf_protected(in_campaign, member_user):

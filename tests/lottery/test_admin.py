@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
 
 import pytest
+from django.utils import translation
+from django.utils.translation import gettext
 
 from lottery import services, verification
 from lottery.models import Draw, DrawStatus, Forfeit
@@ -81,6 +84,24 @@ def test_the_whole_workflow_through_the_admin(client, after_cutoff, alice, bob):
     assert "recompute to the stored values" in client.get(f"{ADMIN}{draw.pk}/change/?verify=1").content.decode()
 
 
+def test_the_draw_and_forfeit_pages_name_the_officers_without_links_that_answer_403(client, after_cutoff, alice, bob):
+    eligible_members(after_cutoff, 100)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    services.draw_confirm(draw=draw, user=bob)
+    forfeit = services.forfeit_record(
+        draw=draw, member_id=services.current_winners(draw=draw).first().member_id, reason="辞退", user=bob
+    )
+    services.forfeit_confirm(forfeit=forfeit, user=alice)
+    client.force_login(alice)
+    for url in [f"{ADMIN}{draw.pk}/change/", f"/admin/lottery/forfeit/{forfeit.pk}/change/"]:
+        page = client.get(url).content.decode()
+        assert "alice" in page and "bob" in page, url
+        for link in set(re.findall(r'href="(/admin/[^"]*/change/)"', page)):
+            assert client.get(link).status_code == 200, (url, link)
+    assert str(after_cutoff) in client.get(f"{ADMIN}{draw.pk}/change/").content.decode()
+
+
 def test_drawing_first_shows_what_will_happen_and_needs_the_draw_number_typed(client, after_cutoff, alice):
     eligible_members(after_cutoff, 100)
     draw = services.draw_commit(campaign=after_cutoff, user=alice)
@@ -91,6 +112,14 @@ def test_drawing_first_shows_what_will_happen_and_needs_the_draw_number_typed(cl
     assert f"Type the draw number {draw.pk}" in page
     page = client.post(f"{ADMIN}{draw.pk}/draw/", {"confirm_id": draw.pk + 1}).content.decode()
     assert "nothing was done" in page and Draw.objects.get().status == DrawStatus.COMMITTED
+    # The page asked for the draw number: the message does not speak of an id, and names the input it is about.
+    assert "does not match" in page and "id shown" not in page
+    assert 'aria-invalid="true" aria-describedby="id_confirm_id_error"' in page
+    with translation.override("ja"):
+        assert (
+            gettext("What you typed does not match: nothing was done.")
+            == "入力された値が一致しません。何も実行していません。"
+        )
     client.post(f"{ADMIN}{draw.pk}/draw/", {"confirm_id": draw.pk})
     assert Draw.objects.get().status == DrawStatus.DRAWN
 

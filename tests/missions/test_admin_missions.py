@@ -7,7 +7,9 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import translation
 
+from campaign.roles import MARKETING
 from missions.models import Mission, Stamp
+from tests.campaign.test_roles import staff_in
 from tests.missions.factories import EntryFactory, MemberFactory, pay, score
 
 pytestmark = pytest.mark.django_db
@@ -142,6 +144,17 @@ def test_the_dry_run_lists_every_affected_member_with_figures_that_add_up(admin_
     for effect in sample:  # each affected member links to their page
         assert reverse("admin:campaign_member_change", args=[effect.member_id]) in page
     assert 'id="sample-totals"' in page
+
+
+def test_marketing_sees_the_affected_members_without_links_to_member_pages_it_cannot_open(client, in_campaign, paid):
+    client.force_login(staff_in(MARKETING))  # may change missions, may not view members (403)
+    mission = Mission.objects.get(campaign=in_campaign, code="mania-5")
+    response = client.post(change_url(mission), form_data(mission, min_amount=3500))
+    assert response.status_code == 200 and response.context["sample"]
+    page = response.content.decode()
+    for effect in response.context["sample"]:
+        assert effect.member_id in page
+        assert reverse("admin:campaign_member_change", args=[effect.member_id]) not in page
 
 
 def test_a_parameter_that_contradicts_the_mission_text_is_warned_about(admin_client, in_campaign, paid):
