@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
 
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from campaign import clock
 from campaign.env import JST
@@ -54,6 +54,16 @@ JAPANESE_COLUMNS = {
     "元取引ID": "original_transaction_id",
     "チャージ方法": "charge_method",
 }
+_JAPANESE_NAMES = {column: name for name, column in JAPANESE_COLUMNS.items()}
+
+
+def column_label(column: str) -> str:
+    """A column as a reason names it; in Japanese with the name a Japanese header gives it too (amount（金額）),
+    since staff read the report beside a file headed 金額, not amount."""
+    japanese = _JAPANESE_NAMES.get(column)
+    return f"{column}（{japanese}）" if japanese and (get_language() or "").startswith("ja") else column
+
+
 TYPES = {
     "charge": "charge",
     "payment": "payment",
@@ -177,7 +187,7 @@ def _yen(raw: Any, column: str, errors: dict[str, list[str]]) -> int | None:
             value = None
         elif not raw.is_integer():
             message = _("%(column)s %(value)s is not whole yen: decimals are not allowed.")
-            errors.setdefault(column, []).append(message % {"column": column, "value": raw})
+            errors.setdefault(column, []).append(message % {"column": column_label(column), "value": raw})
             return None
         else:
             value = int(raw)
@@ -188,11 +198,11 @@ def _yen(raw: Any, column: str, errors: dict[str, list[str]]) -> int | None:
     if value is None:
         if column not in errors:
             message = _("%(column)s %(value)r is not a number of yen (write 1000 or 1,000).")
-            errors.setdefault(column, []).append(message % {"column": column, "value": cut(text_of(raw))})
+            errors.setdefault(column, []).append(message % {"column": column_label(column), "value": cut(text_of(raw))})
         return None
     if value < 0:
         message = _("%(column)s %(value)r is negative: it must be whole yen, 0 or more.")
-        errors.setdefault(column, []).append(message % {"column": column, "value": value})
+        errors.setdefault(column, []).append(message % {"column": column_label(column), "value": value})
         return None
     if value > MAX_AMOUNT:
         errors.setdefault(column, []).append(_too_large(column, value))
@@ -201,7 +211,7 @@ def _yen(raw: Any, column: str, errors: dict[str, list[str]]) -> int | None:
 
 
 def _too_large(column: str, value: Any) -> str:
-    return _("%(column)s %(value)r is too large.") % {"column": column, "value": cut(str(value))}
+    return _("%(column)s %(value)r is too large.") % {"column": column_label(column), "value": cut(str(value))}
 
 
 def _yen_text(text: str, column: str, errors: dict[str, list[str]]) -> int | None:
@@ -218,7 +228,7 @@ def _yen_text(text: str, column: str, errors: dict[str, list[str]]) -> int | Non
         message = _("%(column)s %(value)r is not whole yen: decimals are not allowed.")
     else:
         return None
-    errors.setdefault(column, []).append(message % {"column": column, "value": cut(text)})
+    errors.setdefault(column, []).append(message % {"column": column_label(column), "value": cut(text)})
     return None
 
 
@@ -283,7 +293,7 @@ def _id_check(value: Any, column: str, errors: dict[str, list[str]], *, member: 
     if problem == "not_printable" and member and text.isprintable():
         problem = "member_form"  # full-width letters or a space: not a control character, the form is wrong
     if problem in _ID_REASONS:
-        message = _(_ID_REASONS[problem]) % {"column": column, "value": cut(text)}
+        message = _(_ID_REASONS[problem]) % {"column": column_label(column), "value": cut(text)}
     elif member:
         message = _("member_id %(value)r must be 1 to 64 letters, digits or symbols, without spaces.") % {
             "value": cut(text)

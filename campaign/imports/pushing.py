@@ -16,7 +16,15 @@ from django.db import connection, transaction
 from django.utils.translation import gettext as _
 
 from campaign import clock
-from campaign.imports.checking import COLUMNS, Record, RecordCounts, errors_reason, record_check, window_for
+from campaign.imports.checking import (
+    COLUMNS,
+    Record,
+    RecordCounts,
+    column_label,
+    errors_reason,
+    record_check,
+    window_for,
+)
 from campaign.imports.merging import conflict_reason
 from campaign.models import Campaign, Member, RecordSource, Transaction
 from missions.services import scoring_due_mark
@@ -57,14 +65,16 @@ def _api_values(item: Any) -> tuple[list | None, dict[str, list[str]]]:
             values.append(value)
             continue
         if not isinstance(value, str):
-            errors[column] = [_("%(column)s must be text or a number.") % {"column": column}]
+            errors[column] = [_("%(column)s must be text or a number.") % {"column": column_label(column)}]
         elif "\x00" in value or len(value) > 1000:
-            errors[column] = [_("%(column)s contains a NUL character or is far too long.") % {"column": column}]
+            errors[column] = [
+                _("%(column)s contains a NUL character or is far too long.") % {"column": column_label(column)}
+            ]
         else:
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                errors[column] = [_("%(column)s is not valid Unicode text.") % {"column": column}]
+                errors[column] = [_("%(column)s is not valid Unicode text.") % {"column": column_label(column)}]
         values.append(value)
     return values, errors
 

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from openpyxl.worksheet import _reader as sheet_reader
 
-from campaign.imports.checking import COLUMNS, JAPANESE_COLUMNS, REQUIRED_COLUMNS, text_of
+from campaign.imports.checking import COLUMNS, JAPANESE_COLUMNS, REQUIRED_COLUMNS, column_label, text_of
 
 # An XLSX is a zip: refuse one whose parts inflate beyond these (a decompression bomb).
 XLSX_MAX_UNCOMPRESSED = 4 * 1024**3
@@ -88,13 +88,18 @@ def header_read(names: list[Any]) -> Header:
             unknown.append(name)
             continue
         if column in index:
-            raise FileRefused(_("The column %(column)s appears twice in the header.") % {"column": column})
+            raise FileRefused(
+                _("The column %(column)s appears twice in the header.") % {"column": column_label(column)}
+            )
         index[column] = position
     missing = [column for column in REQUIRED_COLUMNS if column not in index]
     if missing:
         raise FileRefused(
             _("The required column %(columns)s is missing from the header (found: %(found)s).")
-            % {"columns": ", ".join(missing), "found": ", ".join(name for name in cleaned if name) or "-"}
+            % {
+                "columns": ", ".join(map(column_label, missing)),
+                "found": ", ".join(name for name in cleaned if name) or "-",
+            }
         )
     warnings = [
         _("The column %(name)r is not a transaction column and was ignored.") % {"name": name} for name in unknown

@@ -341,3 +341,20 @@ def test_a_byte_invalid_in_cp932_is_refused_with_the_line_that_holds_it(tmp_path
     with pytest.raises(CommandError, match="Line 5 holds bytes"):
         run(path)
     assert Transaction.objects.count() == 0
+
+
+def test_in_japanese_a_reason_names_the_column_as_a_japanese_header_does_too(tmp_path, in_campaign):
+    """Staff read the report beside a file headed 金額: the reason says amount（金額）, not amount alone."""
+    from django.utils import translation
+
+    rows = f"{JA_HEADER}\r\nT1,M1,支払,abc,,S1,2026-03-06 07:30,,\r\nT2,M1,支払,-5,,S1,2026-03-06 07:31,,\r\n"
+    with translation.override("ja"):
+        run(write(tmp_path, rows, encoding="cp932"))
+        short = f"{JA_HEADER.replace(',取引種別', '')}\r\nT1,M1,500,,S1,2026-03-06 07:30,,\r\n"
+        with pytest.raises(CommandError, match=r"type（取引種別）"):
+            run(write(tmp_path, short, encoding="cp932", name="short.csv"))
+    reasons = dict(ImportRejection.objects.values_list("transaction_id", "reason"))
+    assert reasons["T1"].startswith("amount（金額） の値 'abc'")
+    assert reasons["T2"].startswith("amount（金額） の値 '-5' が負の数です")
+    run(write(tmp_path, rows.replace("T1", "E1").replace("T2", "E2"), encoding="cp932", name="english.csv"))
+    assert ImportRejection.objects.get(transaction_id="E1").reason.startswith("amount 'abc' is not a number")
