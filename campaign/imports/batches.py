@@ -199,18 +199,24 @@ def _rows_stage(
     header = source.header
     width = len(header.names)
     pick = header.picker()
+    unclosed = source.unclosed
     rejections: list[ImportRejection] = []
     rows = 0
     next_save = CHUNK_ROWS
     last_id, ascending = "", True
     for line, values in source.rows():
         problem = ""
-        if len(values) == width:
+        if len(values) == width and line not in unclosed:
             values.append("")  # what ``pick`` takes for a column the file does not have
             picked = pick(values)
             values.pop()
         else:
             picked, problem = row_values(values, header)
+            if line in unclosed:
+                problem = _(
+                    'A value on this line opens a quote (") that is never closed; the lines after it were read '
+                    "as rows of their own."
+                )
         record, errors = record_check(picked, window)
         if record is not None and not problem:
             stage.write((line, *record))

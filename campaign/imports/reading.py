@@ -117,6 +117,7 @@ class RowSource:
     delimiter: str = ","
     approx_rows: int = 0
     header: Header | None = None
+    unclosed: set[int] = field(default_factory=set)  # lines where a quote opened and never closed (CSV)
 
     def rows(self) -> Iterator[tuple[int, list]]:
         if self.kind == "xlsx":
@@ -136,14 +137,26 @@ class RowSource:
 
     def _csv_rows(self) -> Iterator[tuple[int, list]]:
         with self.path.open(encoding=self.encoding, newline="", errors="strict") as stream:
-            reader = csv.reader(stream, delimiter=self.delimiter)
-            with _csv_refused(lambda: reader.line_num):
+            taken: list[str] = []  # the lines of the record being read
+            again: list[str] = []  # lines to read once more, the next one last
+            reader = csv.reader(_lines(stream, taken, again), delimiter=self.delimiter)
+            line = 0  # the last line read
+            with _csv_refused(lambda: line + len(taken)):
                 _csv_header(self, reader)
-                previous = reader.line_num
+                width = len(self.header.names)
+                line = len(taken)
+                taken.clear()
                 for values in reader:
-                    line = previous + 1
-                    previous = reader.line_num
-                    yield line, values
+                    if len(taken) > 1 and len(values) != width:
+                        # A quote that opened a value and never closed ran this record on over the lines after
+                        # it: those are read again as the rows they are, and this line is rejected on its own.
+                        again.extend(reversed(taken[1:]))
+                        values = next(csv.reader(taken[:1], delimiter=self.delimiter))
+                        self.unclosed.add(line + 1)
+                        del taken[1:]
+                    first, line = line + 1, line + len(taken)
+                    taken.clear()
+                    yield first, values
 
     def _xlsx_rows(self) -> Iterator[tuple[int, list]]:
         import openpyxl
@@ -300,6 +313,19 @@ def _csv_header(source: RowSource, reader) -> None:
     if names is None:
         raise FileRefused(_("The file is empty: it has no header row."))
     source.header = header_read(names)
+
+
+def _lines(stream, taken: list[str], again: list[str]) -> Iterator[str]:
+    """The file's lines for ``csv.reader``, each also put in ``taken``; those put in ``again`` come first."""
+    for text in stream:
+        while again:
+            taken.append(again[-1])
+            yield again.pop()
+        taken.append(text)
+        yield text
+    while again:
+        taken.append(again[-1])
+        yield again.pop()
 
 
 @contextmanager

@@ -358,3 +358,24 @@ def test_in_japanese_a_reason_names_the_column_as_a_japanese_header_does_too(tmp
     assert reasons["T2"].startswith("amount（金額） の値 '-5' が負の数です")
     run(write(tmp_path, rows.replace("T1", "E1").replace("T2", "E2"), encoding="cp932", name="english.csv"))
     assert ImportRejection.objects.get(transaction_id="E1").reason.startswith("amount 'abc' is not a number")
+
+
+def test_a_quote_never_closed_rejects_its_line_and_the_lines_after_it_are_read_as_rows(tmp_path, in_campaign):
+    """An opened quote used to run its row on to the next quote of the file: the rows between vanished
+    inside one rejected row, uncounted. Now its line alone is rejected and the others are read as rows."""
+    text = (
+        f"{HEADER}\r\n"
+        'T1,M1,payment,"1,500,,S1,2026-03-06 07:30,,\r\n'
+        "T2,M1,payment,500,,S1,2026-03-06 07:31,,\r\n"
+        'T3,M1,payment,"2,000",,"S\n1",2026-03-06 07:32,,\r\n'
+        "T4,M1,payment,x,,S1,2026-03-06 07:33,,\r\n"
+    )
+    out, _err = run(write(tmp_path, text))
+    assert summary(out) == "rows=4 accepted=2 duplicates=0 rejected=2"
+    assert set(Transaction.objects.values_list("transaction_id", "amount")) == {("T2", 500), ("T3", 2000)}
+    assert Transaction.objects.get(transaction_id="T3").merchant_code == "S\n1"  # a quoted line break is kept
+    rejected = {r.line: r for r in ImportRejection.objects.all()}
+    assert sorted(rejected) == [2, 6]
+    assert rejected[2].transaction_id == "T1"
+    assert 'opens a quote (") that is never closed' in rejected[2].reason
+    assert rejected[6].transaction_id == "T4"
