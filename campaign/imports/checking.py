@@ -343,7 +343,7 @@ def record_check(values: tuple | list, window: Window) -> tuple[Record | None, d
     merchant = raw_merchant.strip() if type(raw_merchant) is str else text_of(raw_merchant)
     original = raw_original.strip() if type(raw_original) is str else text_of(raw_original)
     method = raw_method.strip() if type(raw_method) is str else text_of(raw_method)
-    if kind != "payment" or not merchant or original or method or len(merchant) > MAX_ID:
+    if kind != "payment" or not merchant or original or method or len(merchant) > MAX_ID or not merchant.isprintable():
         method = _kind_check(kind, tid, merchant, original, method, errors)
     occurred = None
     if type(raw_time) is str and 10 < len(raw_time) <= MAX_TIME_TEXT:
@@ -393,6 +393,9 @@ def _kind_check(
     elif len(merchant) > MAX_ID:
         message = _("merchant_code %(value)r is longer than 64 characters.")
         errors["merchant_code"] = [message % {"value": cut(merchant)}]
+    elif not merchant.isprintable():  # a line break, NUL, or a bidi override that would disguise the code shown
+        message = _(_ID_REASONS["not_printable"]) % {"column": column_label("merchant_code"), "value": cut(merchant)}
+        errors["merchant_code"] = [message]
     if kind == "cancel":
         if not original:
             errors["original_transaction_id"] = [_("original_transaction_id is required for a cancel.")]

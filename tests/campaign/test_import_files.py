@@ -233,10 +233,14 @@ def test_after_the_cutoff_every_row_is_refused_with_that_reason(tmp_path, campai
 
 
 def test_blank_lines_and_quoted_newlines_keep_line_numbers_right(tmp_path, in_campaign):
-    text = f'{HEADER}\n\nT1,M1,payment,500,,"S\n1",2026-03-06 07:30,,\nT2,M1,payment,x,,S1,2026-03-06 07:30,,\n'
+    text = (
+        f'{HEADER}\n\nT1,M1,payment,500,,"S\n1",2026-03-06 07:30,,\nT2,M1,payment,x,,S1,2026-03-06 07:30,,\n'
+        "T3,M1,payment,500,,S1,2026-03-06 07:30,,\n"
+    )
     out, _ = run(write(tmp_path, text))
-    assert summary(out) == "rows=2 accepted=1 duplicates=0 rejected=1"
-    assert ImportRejection.objects.get().line == 5
+    assert summary(out) == "rows=3 accepted=1 duplicates=0 rejected=2"
+    rejected = dict(ImportRejection.objects.values_list("transaction_id", "line"))
+    assert rejected == {"T1": 3, "T2": 5}  # T1's quoted line break is one row (and no merchant code holds one)
 
 
 def test_an_xlsx_file_is_read_with_japanese_headers_and_typed_cells(tmp_path, in_campaign):
@@ -371,11 +375,20 @@ def test_a_quote_never_closed_rejects_its_line_and_the_lines_after_it_are_read_a
         "T4,M1,payment,x,,S1,2026-03-06 07:33,,\r\n"
     )
     out, _err = run(write(tmp_path, text))
-    assert summary(out) == "rows=4 accepted=2 duplicates=0 rejected=2"
-    assert set(Transaction.objects.values_list("transaction_id", "amount")) == {("T2", 500), ("T3", 2000)}
-    assert Transaction.objects.get(transaction_id="T3").merchant_code == "S\n1"  # a quoted line break is kept
+    assert summary(out) == "rows=4 accepted=1 duplicates=0 rejected=3"
+    assert list(Transaction.objects.values_list("transaction_id", "amount")) == [("T2", 500)]
     rejected = {r.line: r for r in ImportRejection.objects.all()}
-    assert sorted(rejected) == [2, 6]
+    assert sorted(rejected) == [2, 4, 6]  # T3, over lines 4 and 5 with its quoted line break, is one row
+    assert "merchant_code" in rejected[4].reason
     assert rejected[2].transaction_id == "T1"
     assert 'opens a quote (") that is never closed' in rejected[2].reason
     assert rejected[6].transaction_id == "T4"
+
+
+@pytest.mark.parametrize("code", ["S\x071", "S\u202e1-EBOK", "S\x1b[31m1"])
+def test_a_merchant_code_with_a_control_or_bidi_character_is_one_rejected_row(tmp_path, in_campaign, code):
+    """A bidi override would show the code reversed in the back office and the exports."""
+    text = f"{HEADER}\nT1,M1,payment,500,,{code},2026-03-06 07:30,,\nT2,M1,payment,500,,S1,2026-03-06 07:30,,\n"
+    out, _ = run(write(tmp_path, text))
+    assert summary(out) == "rows=2 accepted=1 duplicates=0 rejected=1"
+    assert "merchant_code" in ImportRejection.objects.get(transaction_id="T1").reason
