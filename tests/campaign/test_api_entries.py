@@ -88,3 +88,12 @@ def test_a_member_id_with_a_nul_is_refused_saying_so_in_japanese(system_client, 
     assert answer.status_code == 400
     assert answer.json()["member_id"] == ["NUL 文字（ヌル文字）は使用できません。"]
     assert not Entry.objects.exists()
+
+
+def test_an_entry_dated_beyond_what_a_time_can_hold_is_refused_in_japanese(system_client, in_campaign):
+    answer = system_client.post(
+        "/api/v1/entries", {"member_id": "M1", "entered_at": "9999-12-31T23:59:59-09:00"}, format="json"
+    )
+    assert answer.status_code == 400
+    assert answer.json()["entered_at"] == ["日時の値が扱える範囲を超えています。"]
+    assert not Entry.objects.exists()
