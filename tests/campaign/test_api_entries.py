@@ -97,3 +97,15 @@ def test_an_entry_dated_beyond_what_a_time_can_hold_is_refused_in_japanese(syste
     assert answer.status_code == 400
     assert answer.json()["entered_at"] == ["日時の値が扱える範囲を超えています。"]
     assert not Entry.objects.exists()
+
+
+def test_an_unknown_api_path_is_answered_in_json_and_a_page_in_html(system_client, in_campaign):
+    """A client that adds a trailing slash or mistypes a path reads a JSON 404 like the API's others."""
+    for path in ("/api/v1/members/M1/progress/", "/api/v1/entry"):
+        answer = system_client.get(path)
+        assert answer.status_code == 404
+        assert answer["Content-Type"] == "application/json"
+        assert answer.json() == {"detail": "見つかりませんでした。"}
+    page = system_client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
