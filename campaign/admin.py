@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 # The user and group pages, django-axes' records named in Japanese, the transaction import pages.
 from campaign import admin_auth, admin_axes, import_admin  # noqa: F401
-from campaign.admin_display import GroupedNumbers, LabelledColumns, ledger_reward_text, titled
+from campaign.admin_display import GroupedNumbers, LabelledColumns, ledger_reward_text, titled, unlinked_column
 from campaign.audit import staff_action_record
 from campaign.dashboard import dashboard_figures_cached
 from campaign.dashboard_charts import dashboard_charts, dashboard_rows, forecast_note
@@ -195,16 +195,14 @@ class MemberAdmin(BigTableAdmin):
         if obj is not None:
             fields.insert(0, "member_id")
         if not request.user.has_perm("auth.view_user"):
-            fields.append("site_user")  # operations may not open users: no link that answers 403
+            fields.append("user_column")  # operations may not open users: no link that answers 403
         return fields
 
     def get_exclude(self, request, obj=None):
-        # A read-only foreign key links to the user's page, whatever the viewer may open: shown as site_user.
+        # A read-only foreign key links to the user's page, whatever the viewer may open: shown as user_column.
         return None if request.user.has_perm("auth.view_user") else ["user"]
 
-    @admin.display(description=Member._meta.get_field("user").verbose_name)
-    def site_user(self, obj: Member):
-        return obj.user or self.get_empty_value_display()
+    user_column = unlinked_column(Member, "user")
 
     def has_delete_permission(self, request, obj=None):
         # A member is known from the Wesmo! system's records; the ledger keeps them (PROTECT).

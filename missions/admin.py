@@ -16,7 +16,14 @@ from django.utils.translation import gettext_lazy as _
 
 from campaign import clock
 from campaign.admin import BigTableAdmin
-from campaign.admin_display import GroupedNumbers, HistoryAdmin, LabelledColumns, ledger_reward_text, titled
+from campaign.admin_display import (
+    GroupedNumbers,
+    HistoryAdmin,
+    LabelledColumns,
+    ledger_reward_text,
+    titled,
+    unlinked_column,
+)
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from missions.exporting import (
@@ -398,10 +405,7 @@ class PointExportAdmin(GroupedNumbers, LabelledColumns, admin.ModelAdmin):
     ]
     fields = readonly_fields  # shown, never edited: the campaign and the creator by their names
 
-    @admin.display(description=PointExport._meta.get_field("created_by").verbose_name)
-    def created_by_column(self, obj: PointExport):
-        # Not the foreign key, which Django links to the user's page: operations may not open it (403).
-        return obj.created_by or self.get_empty_value_display()
+    created_by_column = unlinked_column(PointExport, "created_by")  # operations may not open users (403)
 
     @admin.display(description=_("file"))
     def file(self, obj: PointExport) -> str:
