@@ -8,14 +8,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -23,7 +21,14 @@ from django.views.decorators.http import require_POST
 
 # The user and group pages, django-axes' records named in Japanese, the transaction import pages.
 from campaign import admin_auth, admin_axes, import_admin  # noqa: F401
-from campaign.admin_display import GroupedNumbers, LabelledColumns, ledger_reward_text, titled, unlinked_column
+from campaign.admin_display import (
+    BigTableAdmin,
+    GroupedNumbers,
+    LabelledColumns,
+    ledger_reward_text,
+    titled,
+    unlinked_column,
+)
 from campaign.audit import staff_action_record
 from campaign.dashboard import dashboard_figures_cached
 from campaign.dashboard_charts import dashboard_charts, dashboard_rows, forecast_note
@@ -39,7 +44,7 @@ from campaign.models import (
     TransactionType,
     VideoView,
 )
-from campaign.services import Refused, rows_estimate
+from campaign.services import Refused
 from campaign.spreadsheet import row_escape
 from merchants.models import Merchant
 from missions.models import Course, LedgerLine, Mission
@@ -49,47 +54,6 @@ from missions.services import members_score, progress_document, transactions_exp
 admin.site.site_header = _("Wesmo! Stamp Rally Mission back office")
 admin.site.site_title = _("Wesmo! back office")
 admin.site.index_title = _("Campaign administration")
-
-
-class CappedCountPaginator(Paginator):
-    """Never counts millions of rows: counting 30 million transactions would take seconds on every page.
-
-    On PostgreSQL a list the planner expects to hold more than CAP rows shows the planner's estimate
-    (``rows_estimate``: milliseconds, no row read); a smaller one, and any list on SQLite, is counted
-    exactly, at most CAP rows. Past the cap or the estimate the last pages may be out of reach or
-    empty: a filter or a search (member, transaction id) finds the rest.
-    """
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        rows = self.object_list.order_by().values("pk")
-        estimate = rows_estimate(rows)
-        if estimate is not None and estimate > self.CAP:
-            return estimate
-        return rows[: self.CAP].count()
-
-
-class BigTableAdmin(admin.ModelAdmin):
-    """A list over millions of rows keyed by member: no full counts, no facets, exact member search."""
-
-    show_full_result_count = False
-    # Facet counts over millions of rows: never, even on request.
-    show_facets = admin.ShowFacets.NEVER
-    paginator = CappedCountPaginator
-
-    # True where the member's rows are found through a (campaign, member, …) index only.
-    member_by_campaign = False
-
-    def get_search_results(self, request, queryset, search_term):
-        # An exact member id uses the index; a LIKE over millions of rows would not.
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        if self.member_by_campaign:  # campaign_id IN (…) lets PostgreSQL use that index's first column
-            queryset = queryset.filter(campaign_id__in=list(Campaign.objects.values_list("pk", flat=True)))
-        return queryset.filter(member_id=term), False
 
 
 DASHBOARD_PERMISSION = "campaign.view_dashboard"

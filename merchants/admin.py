@@ -7,8 +7,7 @@ from django.core.exceptions import FieldDoesNotExist
 from import_export.admin import ImportExportModelAdmin
 from import_export.forms import SelectableFieldsExportForm
 
-from campaign.admin import CappedCountPaginator
-from campaign.admin_display import HistoryAdmin
+from campaign.admin_display import CappedCountPaginator, HistoryAdmin
 from merchants.models import District, Merchant
 from merchants.resources import FORMATS, DistrictResource, MerchantResource
 

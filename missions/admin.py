@@ -15,8 +15,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign import clock
-from campaign.admin import BigTableAdmin
 from campaign.admin_display import (
+    BigTableAdmin,
     GroupedNumbers,
     HistoryAdmin,
     LabelledColumns,

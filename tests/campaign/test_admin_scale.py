@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from campaign.admin import CappedCountPaginator
+from campaign.admin_display import CappedCountPaginator
 from campaign.models import Member, Transaction
 from campaign.services import rows_estimate
 from missions.models import StampCard

@@ -88,10 +88,10 @@ def test_the_list_never_counts_the_whole_table(admin_client, records):
 
 
 def test_the_count_stops_at_the_cap_and_facets_are_never_computed(admin_client, records, monkeypatch):
-    from campaign.admin import CappedCountPaginator
+    from campaign.admin_display import CappedCountPaginator
 
     monkeypatch.setattr(CappedCountPaginator, "CAP", 3)
-    monkeypatch.setattr("campaign.admin.rows_estimate", lambda rows: None)  # as on SQLite: no planner estimate
+    monkeypatch.setattr("campaign.admin_display.rows_estimate", lambda rows: None)  # as on SQLite: no planner estimate
     cl = admin_client.get(reverse(LIST) + "?_facets=True").context["cl"]
     assert cl.result_count == 3
     assert not cl.add_facets
