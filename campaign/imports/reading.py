@@ -137,9 +137,9 @@ class RowSource:
 
     def _csv_rows(self) -> Iterator[tuple[int, list]]:
         with self.path.open(encoding=self.encoding, newline="", errors="strict") as stream:
-            taken: list[str] = []  # the lines of the record being read
-            again: list[str] = []  # lines to read once more, the next one last
-            reader = csv.reader(_lines(stream, taken, again), delimiter=self.delimiter)
+            lines = _Lines(stream)
+            taken, again = lines.taken, lines.again  # the lines of the record being read; lines to read again
+            reader = csv.reader(lines, delimiter=self.delimiter)
             line = 0  # the last line read
             with _csv_refused(lambda: line + len(taken)):
                 _csv_header(self, reader)
@@ -315,17 +315,20 @@ def _csv_header(source: RowSource, reader) -> None:
     source.header = header_read(names)
 
 
-def _lines(stream, taken: list[str], again: list[str]) -> Iterator[str]:
-    """The file's lines for ``csv.reader``, each also put in ``taken``; those put in ``again`` come first."""
-    for text in stream:
-        while again:
-            taken.append(again[-1])
-            yield again.pop()
-        taken.append(text)
-        yield text
-    while again:
-        taken.append(again[-1])
-        yield again.pop()
+class _Lines:
+    """The file's lines for ``csv.reader``, each also kept in ``taken``; lines put in ``again`` come first,
+    even once the file has ended (an end that closed a record still open leaves the reader usable)."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.taken, self.again = stream, [], []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        text = self.again.pop() if self.again else next(self.stream)
+        self.taken.append(text)
+        return text
 
 
 @contextmanager

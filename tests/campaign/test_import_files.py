@@ -392,3 +392,16 @@ def test_a_merchant_code_with_a_control_or_bidi_character_is_one_rejected_row(tm
     out, _ = run(write(tmp_path, text))
     assert summary(out) == "rows=2 accepted=1 duplicates=0 rejected=1"
     assert "merchant_code" in ImportRejection.objects.get(transaction_id="T1").reason
+
+
+def test_a_quote_never_closed_before_the_end_of_the_file_loses_none_of_the_rows_after_it(tmp_path, in_campaign):
+    text = (
+        f"{JA_HEADER}\r\n"
+        'U1,M1,支払,"2,000,,S1,2026/03/05 7:31:00,,\r\n'
+        "U2,M1,支払,abc,,S1,2026/03/05 7:32:00,,\r\n"
+        "U3,M1,チャージ,3000,,,2026/03/05 7:33:00,,card\r\n"
+    )
+    out, _err = run(write(tmp_path, text, encoding="cp932"))
+    assert summary(out) == "rows=3 accepted=1 duplicates=0 rejected=2"
+    assert list(Transaction.objects.values_list("transaction_id", flat=True)) == ["U3"]
+    assert dict(ImportRejection.objects.values_list("transaction_id", "line")) == {"U1": 2, "U2": 3}
