@@ -8,7 +8,7 @@ duplicate. Within one call the first occurrence of an id wins.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,18 +164,15 @@ def _originals_members(originals: set[str]) -> set[str]:
     """The members of the stored transactions these cancels name. A cancel voids its original whoever
     sent it (R8), so the original's member is scored again too: else a cancel sent with another member
     id left the stamp until that member's next record, and the outcome hung on the order of arrival."""
-    members: set[str] = set()
-    listed = sorted(originals)
-    for start in range(0, len(listed), 900):
-        found = Transaction.objects.filter(transaction_id__in=listed[start : start + 900])
-        members.update(found.values_list("member_id", flat=True))
-    return members
+    return {member for (member,) in _stored_rows(originals, "member_id")}
 
 
 def _stored_content(ids: set[str]) -> dict[str, tuple]:
-    stored: dict[str, tuple] = {}
+    return {row[0]: Record(*row).content() for row in _stored_rows(ids, *COLUMNS)}
+
+
+def _stored_rows(ids: set[str], *fields: str) -> Iterator[tuple]:
+    """``fields`` of the stored transactions with these ids, asked 900 ids at a time (SQLite's bound parameters)."""
     listed = sorted(ids)
     for start in range(0, len(listed), 900):
-        for row in Transaction.objects.filter(transaction_id__in=listed[start : start + 900]).values_list(*COLUMNS):
-            stored[row[0]] = Record(*row).content()
-    return stored
+        yield from Transaction.objects.filter(transaction_id__in=listed[start : start + 900]).values_list(*fields)
