@@ -101,12 +101,14 @@ def record_time_judge(*, campaign: Campaign, when: datetime | None, received_at:
     if not campaign.accepts_data_at(received_at):
         # R9: nothing arrives after the cut-off, however it is dated; a late entry or view would still be
         # scored and awarded after the books are closed (and the draw's list frozen).
-        raise Refused(
-            "after_cutoff",
-            _("Received after the data cut-off (%(cutoff)s): records are no longer accepted.")
-            % {"cutoff": campaign.data_cutoff_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")},
-        )
+        raise Refused("after_cutoff", after_cutoff_reason(campaign.data_cutoff_at))
     return judged
+
+
+def after_cutoff_reason(cutoff_at: datetime) -> str:
+    """R9's refusal of a record that arrives after the data cut-off, for transactions, entries and views alike."""
+    cutoff = cutoff_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
+    return _("Received after the data cut-off (%(cutoff)s): records are no longer accepted.") % {"cutoff": cutoff}
 
 
 def member_get_or_create(*, member_id: str) -> Member:

@@ -20,7 +20,7 @@ from campaign import clock
 from campaign.env import JST
 from campaign.identifiers import MAX_ID, id_problem
 from campaign.models import Campaign
-from campaign.services import CLOCK_SKEW
+from campaign.services import CLOCK_SKEW, after_cutoff_reason
 
 MAX_AMOUNT = 10**12
 # Digits of the largest amount, with room for grouping commas: anything longer is too large
@@ -420,9 +420,7 @@ def _kind_check(
 def _time_check(kind: str | None, occurred: datetime, window: Window, errors: dict[str, list[str]]) -> None:
     """R9 on the portal's clock: a cancel counts whatever its own time, but not from the future."""
     if window.now > window.cutoff_at:
-        message = _("Received after the data cut-off (%(cutoff)s): records are no longer accepted.")
-        cutoff = window.cutoff_at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")
-        errors.setdefault("non_field_errors", []).append(message % {"cutoff": cutoff})
+        errors.setdefault("non_field_errors", []).append(after_cutoff_reason(window.cutoff_at))
     elif occurred > window.latest:
         errors["occurred_at"] = [_("occurred_at %(value)s is in the future.") % {"value": occurred.isoformat()}]
     elif kind == "cancel" and not _storable(occurred):
