@@ -7,6 +7,9 @@ XLSX is read with openpyxl in read-only mode, which streams the sheet's XML; its
 held in memory, so a workbook whose sheet and shared-strings XML together unpack beyond
 ``XLSX_MAX_SHEET_XML`` (settings.PORTAL_IMPORT_XLSX_MAX_SHEET_XML, 300 MB by default: about 600,000
 rows) is refused with a message asking for CSV, which is read with a constant footprint.
+
+What is wrong with one row rather than the whole file is noted in ``RowSource.problems`` by line, and
+that row alone is rejected: a CSV quote never closed, a CSV value beyond the csv module's field limit.
 """
 
 from __future__ import annotations
@@ -117,7 +120,8 @@ class RowSource:
     delimiter: str = ","
     approx_rows: int = 0
     header: Header | None = None
-    unclosed: set[int] = field(default_factory=set)  # lines where a quote opened and never closed (CSV)
+    # Line → what was found wrong with that row while reading it, by column as ``record_check``'s errors.
+    problems: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
     def rows(self) -> Iterator[tuple[int, list]]:
         if self.kind == "xlsx":
@@ -146,17 +150,36 @@ class RowSource:
                 width = len(self.header.names)
                 line = len(taken)
                 taken.clear()
-                for values in reader:
-                    if len(taken) > 1 and len(values) != width:
-                        # A quote that opened a value and never closed ran this record on over the lines after
-                        # it: those are read again as the rows they are, and this line is rejected on its own.
-                        again.extend(reversed(taken[1:]))
-                        values = next(csv.reader(taken[:1], delimiter=self.delimiter))
-                        self.unclosed.add(line + 1)
-                        del taken[1:]
+                while True:
+                    try:
+                        for values in reader:
+                            if len(taken) > 1 and len(values) != width:
+                                # A quote that opened a value and never closed ran this record on over the lines
+                                # after it: those are read again as the rows they are, this line is rejected alone.
+                                values = self._line_alone(line + 1, taken, again, _unclosed_reason())
+                            first, line = line + 1, line + len(taken)
+                            taken.clear()
+                            yield first, values
+                        return
+                    except csv.Error:
+                        # The csv module refuses a value beyond its field limit (131,072 characters) and goes on
+                        # with the next line: only this row is rejected. Over several lines, it is a quote that
+                        # never closed (or not for that long): the lines after the first are read again.
+                        if sum(map(len, taken)) < csv.field_size_limit():
+                            raise  # anything else: the file is refused whole
+                        reason = _unclosed_reason() if len(taken) > 1 else _too_long_reason()
+                        values = self._line_alone(line + 1, taken, again, reason)
                     first, line = line + 1, line + len(taken)
                     taken.clear()
                     yield first, values
+
+    def _line_alone(self, line: int, taken: list[str], again: list[str], reason: str) -> list:
+        """The fields of the record's first line alone, rejected for ``reason``; its other lines to read again."""
+        again.extend(reversed(taken[1:]))
+        del taken[1:]
+        self.problems[line] = {"non_field_errors": [reason]}
+        # Cut below the field limit: the row is rejected anyway, and its first fields name it in the report.
+        return next(csv.reader([taken[0][: csv.field_size_limit() - 1]], delimiter=self.delimiter), [])
 
     def _xlsx_rows(self) -> Iterator[tuple[int, list]]:
         import openpyxl
@@ -183,6 +206,20 @@ class RowSource:
                 raise FileRefused(_("The XLSX file cannot be read: %(error)s.") % {"error": exc}) from None
         finally:
             workbook.close()
+
+
+def _unclosed_reason() -> str:
+    return _(
+        'A value on this line opens a quote (") that is never closed; the lines after it were read as rows of '
+        "their own."
+    )
+
+
+def _too_long_reason() -> str:
+    return _(
+        "A value on this line is longer than %(limit)s characters, far longer than any column allows; the row "
+        "cannot be read."
+    ) % {"limit": f"{csv.field_size_limit():,}"}
 
 
 def _xlsx_check(path: Path) -> None:
