@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import translation
+from django.utils.timezone import localtime
 
 from campaign.models import ImportBatch, ImportRejection, ImportStatus, Transaction
 from tests.campaign.factories import TransactionFactory, jst
@@ -157,6 +158,11 @@ def test_reimporting_a_file_changes_nothing(tmp_path, in_campaign):
     assert summary(second) == "rows=2 accepted=0 duplicates=1 rejected=1"
     assert "already imported" in err
     assert list(Transaction.objects.values_list("transaction_id", "amount", "received_at", "import_batch_id")) == stored
+    with translation.override("ja"):
+        _out, err = run(path)
+    earlier = ImportBatch.objects.order_by("-pk")[1]  # the latest import before this one
+    when = f"{localtime(earlier.created_at):%Y-%m-%d %H:%M}"
+    assert err.startswith(f"このファイルは {when} に #{earlier.pk} として取込済みです。")
 
 
 def test_duplicates_and_conflicts_inside_a_file_and_against_the_store(tmp_path, in_campaign):
