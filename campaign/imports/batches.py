@@ -225,7 +225,7 @@ def _rows_stage(
         else:
             if problem:
                 errors = {"non_field_errors": [problem], **errors}
-            if found:  # what reading found replaces what the check made of the same value (empty, or cut short)
+            if found:  # it replaces what the check made of the same cell (empty, cut short) or of the whole row
                 errors = {**found, **{column: messages for column, messages in errors.items() if column not in found}}
             rejections.append(_rejection(batch, line, picked, errors, values, header))
         rows += 1
