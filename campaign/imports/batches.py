@@ -199,26 +199,23 @@ def _rows_stage(
     header = source.header
     width = len(header.names)
     pick = header.picker()
-    unclosed = source.unclosed
+    problems = source.problems  # rows found wrong while reading: a quote never closed, a formula never computed
     rejections: list[ImportRejection] = []
     rows = 0
     next_save = CHUNK_ROWS
     last_id, ascending = "", True
     for line, values in source.rows():
         problem = ""
-        if len(values) == width and line not in unclosed:
+        found = None
+        if len(values) == width and line not in problems:
             values.append("")  # what ``pick`` takes for a column the file does not have
             picked = pick(values)
             values.pop()
         else:
             picked, problem = row_values(values, header)
-            if line in unclosed:
-                problem = _(
-                    'A value on this line opens a quote (") that is never closed; the lines after it were read '
-                    "as rows of their own."
-                )
+            found = problems.pop(line, None)
         record, errors = record_check(picked, window)
-        if record is not None and not problem:
+        if record is not None and not problem and not found:
             stage.write((line, *record))
             if record[0] <= last_id:
                 ascending = False
@@ -228,6 +225,8 @@ def _rows_stage(
         else:
             if problem:
                 errors = {"non_field_errors": [problem], **errors}
+            if found:  # it replaces what the check made of the same cell (empty, cut short) or of the whole row
+                errors = {**found, **{column: messages for column, messages in errors.items() if column not in found}}
             rejections.append(_rejection(batch, line, picked, errors, values, header))
         rows += 1
         if rows >= next_save or len(rejections) >= REJECTION_CHUNK:

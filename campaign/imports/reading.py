@@ -7,6 +7,10 @@ XLSX is read with openpyxl in read-only mode, which streams the sheet's XML; its
 held in memory, so a workbook whose sheet and shared-strings XML together unpack beyond
 ``XLSX_MAX_SHEET_XML`` (settings.PORTAL_IMPORT_XLSX_MAX_SHEET_XML, 300 MB by default: about 600,000
 rows) is refused with a message asking for CSV, which is read with a constant footprint.
+
+What is wrong with one row rather than the whole file is noted in ``RowSource.problems`` by line, and
+that row alone is rejected: a CSV quote never closed, a CSV value beyond the csv module's field limit,
+an XLSX formula whose value was never saved.
 """
 
 from __future__ import annotations
@@ -45,6 +49,29 @@ def _number_or_text(value: str):
 
 # openpyxl casts each numeric cell with this module function while it streams a sheet (read-only mode).
 sheet_reader._cast_number = _number_or_text
+
+
+class _SheetParser(sheet_reader.WorkSheetParser):
+    """openpyxl's streaming parser of a sheet, which also notes the cells holding a formula with no saved
+    value: <f> with no <v>, or an empty one (openpyxl writes <v />), where a spreadsheet application saves
+    what it computed (an empty text as <v></v> in a cell typed "str"). openpyxl reads such a cell as empty,
+    and the row was rejected as "amount is required" while the staff member saw a formula there. The cell
+    reads as its formula; its column goes to ``unsaved``."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.unsaved: list[int] = []  # the columns (from 1) of such cells in the row being parsed
+
+    def parse_cell(self, element):
+        cell = super().parse_cell(element)
+        if (
+            cell["value"] is None
+            and element.find(sheet_reader.FORMULA_TAG) is not None
+            and (element.get("t") != "str" or element.find(sheet_reader.VALUE_TAG) is None)
+        ):
+            self.unsaved.append(cell["column"])
+            cell["value"] = "=" + (element.findtext(sheet_reader.FORMULA_TAG) or "")
+        return cell
 
 
 class FileRefused(Exception):
@@ -117,7 +144,8 @@ class RowSource:
     delimiter: str = ","
     approx_rows: int = 0
     header: Header | None = None
-    unclosed: set[int] = field(default_factory=set)  # lines where a quote opened and never closed (CSV)
+    # Line → what was found wrong with that row while reading it, by column as ``record_check``'s errors.
+    problems: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
     def rows(self) -> Iterator[tuple[int, list]]:
         if self.kind == "xlsx":
@@ -146,17 +174,36 @@ class RowSource:
                 width = len(self.header.names)
                 line = len(taken)
                 taken.clear()
-                for values in reader:
-                    if len(taken) > 1 and len(values) != width:
-                        # A quote that opened a value and never closed ran this record on over the lines after
-                        # it: those are read again as the rows they are, and this line is rejected on its own.
-                        again.extend(reversed(taken[1:]))
-                        values = next(csv.reader(taken[:1], delimiter=self.delimiter))
-                        self.unclosed.add(line + 1)
-                        del taken[1:]
+                while True:
+                    try:
+                        for values in reader:
+                            if len(taken) > 1 and len(values) != width:
+                                # A quote that opened a value and never closed ran this record on over the lines
+                                # after it: those are read again as the rows they are, this line is rejected alone.
+                                values = self._line_alone(line + 1, taken, again, _unclosed_reason())
+                            first, line = line + 1, line + len(taken)
+                            taken.clear()
+                            yield first, values
+                        return
+                    except csv.Error:
+                        # The csv module refuses a value beyond its field limit (131,072 characters) and goes on
+                        # with the next line: only this row is rejected. Over several lines, it is a quote that
+                        # never closed (or not for that long): the lines after the first are read again.
+                        if sum(map(len, taken)) < csv.field_size_limit():
+                            raise  # anything else: the file is refused whole
+                        reason = _unclosed_reason() if len(taken) > 1 else _too_long_reason()
+                        values = self._line_alone(line + 1, taken, again, reason)
                     first, line = line + 1, line + len(taken)
                     taken.clear()
                     yield first, values
+
+    def _line_alone(self, line: int, taken: list[str], again: list[str], reason: str) -> list:
+        """The fields of the record's first line alone, rejected for ``reason``; its other lines to read again."""
+        again.extend(reversed(taken[1:]))
+        del taken[1:]
+        self.problems[line] = {"non_field_errors": [reason]}
+        # Cut below the field limit: the row is rejected anyway, and its first fields name it in the report.
+        return next(csv.reader([taken[0][: csv.field_size_limit() - 1]], delimiter=self.delimiter), [])
 
     def _xlsx_rows(self) -> Iterator[tuple[int, list]]:
         import openpyxl
@@ -169,20 +216,74 @@ class RowSource:
             sheet = workbook.worksheets[0] if workbook.worksheets else None
             if sheet is None:
                 raise FileRefused(_("The XLSX file has no sheet."))
-            rows = sheet.iter_rows(values_only=True)
             try:
-                names = next(rows, None)
-                if names is None:
-                    raise FileRefused(_("The file is empty: it has no header row."))
-                self.header = header_read(list(names))
-                for line, values in enumerate(rows, start=2):
-                    yield line, list(values)
+                yield from self._sheet_rows(workbook, sheet)
             except FileRefused:
                 raise
             except Exception as exc:
                 raise FileRefused(_("The XLSX file cannot be read: %(error)s.") % {"error": exc}) from None
         finally:
             workbook.close()
+
+    def _sheet_rows(self, workbook, sheet) -> Iterator[tuple[int, list]]:
+        """The sheet's rows with their numbers, each as wide as the header at least (the common row takes the
+        fast path), parsed by ``_SheetParser`` as openpyxl's read-only ``iter_rows`` parses, but to the last
+        row: ``iter_rows`` stops at the sheet's stated <dimension>, which a program may leave stale."""
+        with sheet._get_source() as xml:
+            parser = _SheetParser(
+                xml,
+                sheet._shared_strings,
+                data_only=True,
+                epoch=workbook.epoch,
+                date_formats=workbook._date_formats,
+                timedelta_formats=workbook._timedelta_formats,
+            )
+            rows = parser.parse()
+            number, cells = next(rows, (0, None))
+            if cells is None:
+                raise FileRefused(_("The file is empty: it has no header row."))
+            self.header = header_read(_cell_values(cells, 0) if number == 1 else [])
+            parser.unsaved.clear()
+            width = len(self.header.names)
+            for number, cells in rows:
+                values = _cell_values(cells, width)
+                if parser.unsaved:
+                    self._formulas_note(number, parser.unsaved)
+                yield number, values
+
+    def _formulas_note(self, line: int, unsaved: list[int]) -> None:
+        """Reject the row for its transaction columns that hold a formula whose value was never saved."""
+        columns = {position + 1: column for column, position in self.header.index.items()}
+        message = _(
+            "%(column)s holds a formula whose value was never saved (a file written by a program, not by a "
+            "spreadsheet application): open the file in Excel and save it, or export it as CSV, and import it again."
+        )
+        errors = {columns[n]: [message % {"column": column_label(columns[n])}] for n in unsaved if n in columns}
+        if errors:
+            self.problems[line] = errors
+        unsaved.clear()
+
+
+def _cell_values(cells: list[dict], width: int) -> list:
+    """A parsed row's values by column, empty cells None, at least ``width`` of them."""
+    values = [None] * max(width, max((cell["column"] for cell in cells), default=0))
+    for cell in cells:
+        values[cell["column"] - 1] = cell["value"]
+    return values
+
+
+def _unclosed_reason() -> str:
+    return _(
+        'A value on this line opens a quote (") that is never closed; the lines after it were read as rows of '
+        "their own."
+    )
+
+
+def _too_long_reason() -> str:
+    return _(
+        "A value on this line is longer than %(limit)s characters, far longer than any column allows; the row "
+        "cannot be read."
+    ) % {"limit": f"{csv.field_size_limit():,}"}
 
 
 def _xlsx_check(path: Path) -> None:

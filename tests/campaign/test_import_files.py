@@ -8,6 +8,8 @@ from datetime import datetime
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
+from django.utils.timezone import localtime
 
 from campaign.models import ImportBatch, ImportRejection, ImportStatus, Transaction
 from tests.campaign.factories import TransactionFactory, jst
@@ -156,6 +158,11 @@ def test_reimporting_a_file_changes_nothing(tmp_path, in_campaign):
     assert summary(second) == "rows=2 accepted=0 duplicates=1 rejected=1"
     assert "already imported" in err
     assert list(Transaction.objects.values_list("transaction_id", "amount", "received_at", "import_batch_id")) == stored
+    with translation.override("ja"):
+        _out, err = run(path)
+    earlier = ImportBatch.objects.order_by("-pk")[1]  # the latest import before this one
+    when = f"{localtime(earlier.created_at):%Y-%m-%d %H:%M}"
+    assert err.startswith(f"このファイルは {when} に #{earlier.pk} として取込済みです。")
 
 
 def test_duplicates_and_conflicts_inside_a_file_and_against_the_store(tmp_path, in_campaign):
@@ -405,3 +412,81 @@ def test_a_quote_never_closed_before_the_end_of_the_file_loses_none_of_the_rows_
     assert summary(out) == "rows=3 accepted=1 duplicates=0 rejected=2"
     assert list(Transaction.objects.values_list("transaction_id", flat=True)) == ["U3"]
     assert dict(ImportRejection.objects.values_list("transaction_id", "line")) == {"U1": 2, "U2": 3}
+
+
+def test_a_formula_whose_value_was_never_saved_is_one_rejected_row_that_says_so(tmp_path, in_campaign):
+    """A program writes formulas without their values (openpyxl does); read as empty cells, the row was rejected
+    as "amount is required", or taken with no points used, while the staff member saw a formula there."""
+    openpyxl = pytest.importorskip("openpyxl")
+
+    def workbook_of(*rows):
+        workbook = openpyxl.Workbook()
+        workbook.active.append(["transaction_id", "member_id", "type", "amount", "points_used", "merchant_code"])
+        workbook.active["G1"], workbook.active["H1"] = "occurred_at", "memo"
+        for row in rows:
+            workbook.active.append(row)
+        path = tmp_path / f"formulas-{len(rows)}.xlsx"
+        workbook.save(path)
+        return path
+
+    out, _err = run(
+        workbook_of(
+            ["T1", "M1", "payment", "=200*3", None, "S1", "2026-03-06 07:30:00"],
+            ["T2", "M1", "payment", 500, "=D2/10", "S1", "2026-03-06 07:31:00"],
+            ["T3", "M1", "payment", 700, None, "S1", "2026-03-06 07:32:00", "=A1"],  # an ignored column
+            ["T4", "M1", "payment", 800, None, "S1", "2026-03-06 07:33:00"],
+        )
+    )
+    assert summary(out) == "rows=4 accepted=2 duplicates=0 rejected=2"
+    assert sorted(Transaction.objects.values_list("transaction_id", flat=True)) == ["T3", "T4"]
+    reasons = dict(ImportRejection.objects.values_list("line", "reason"))
+    assert reasons[2] == (
+        "amount holds a formula whose value was never saved (a file written by a program, not by a spreadsheet "
+        "application): open the file in Excel and save it, or export it as CSV, and import it again."
+    )
+    assert reasons[3].startswith("points_used holds a formula whose value was never saved")
+    with translation.override("ja"):
+        run(workbook_of(["J1", "M1", "payment", "=200*3", None, "S1", "2026-03-06 07:30:00"]))
+    assert ImportRejection.objects.get(transaction_id="J1").reason.startswith("amount（金額） のセルは数式で")
+
+
+def _xlsx_rewritten(tmp_path, rows, old: bytes, new: bytes):
+    """An XLSX of ``rows`` (header first) with ``old`` replaced by ``new`` in its sheet XML."""
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    workbook.save(tmp_path / "written.xlsx")
+    path = tmp_path / "rewritten.xlsx"
+    with zipfile.ZipFile(tmp_path / "written.xlsx") as source, zipfile.ZipFile(path, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.startswith("xl/worksheets/"):
+                assert old in data
+                data = data.replace(old, new)
+            target.writestr(item, data)
+    return path
+
+
+def test_a_formula_saved_with_an_empty_text_result_reads_as_an_empty_cell(tmp_path, in_campaign):
+    """Excel saves a formula's empty text as <v></v> in a cell typed "str": that is a value, saved."""
+    header = ["transaction_id", "member_id", "type", "amount", "points_used", "merchant_code", "occurred_at"]
+    path = _xlsx_rewritten(
+        tmp_path,
+        [header, ["T1", "M1", "payment", '=""', None, "S1", "2026-03-06 07:30:00"]],
+        b'<c r="D2"><f>""</f><v /></c>',
+        b'<c r="D2" t="str"><f>""</f><v></v></c>',
+    )
+    out, _err = run(path)
+    assert summary(out) == "rows=1 accepted=0 duplicates=0 rejected=1"
+    assert ImportRejection.objects.get().reason == "amount is required."
+
+
+def test_an_xlsx_whose_stated_dimension_is_smaller_than_its_rows_loses_none_of_them(tmp_path, in_campaign):
+    """openpyxl's read-only rows stop at the sheet's <dimension>, which a program may leave stale: the rows
+    after it were neither imported nor rejected nor counted."""
+    header = ["transaction_id", "member_id", "type", "amount", "points_used", "merchant_code", "occurred_at"]
+    rows = [[f"T{n}", "M1", "payment", 500, None, "S1", "2026-03-06 07:30:00"] for n in range(4)]
+    path = _xlsx_rewritten(tmp_path, [header, *rows], b'<dimension ref="A1:G5"', b'<dimension ref="A1:G2"')
+    out, _err = run(path)
+    assert summary(out) == "rows=4 accepted=4 duplicates=0 rejected=0"

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from campaign.celery import app
 from campaign.imports.batches import imports_stale_fail
-from campaign.models import ImportBatch, ImportStatus, Transaction
+from campaign.models import ImportBatch, ImportRejection, ImportStatus, Transaction
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -139,3 +139,39 @@ def test_celery_beat_runs_the_stale_check_and_a_lost_task_comes_back_within_minu
     visibility = django_settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     # Redeliver an unacknowledged task within minutes, but never while it may still run (hard limit).
     assert django_settings.CELERY_TASK_SOFT_TIME_LIMIT < django_settings.CELERY_TASK_TIME_LIMIT < visibility <= 900
+
+
+def test_a_value_beyond_the_csv_field_limit_rejects_its_row_alone(tmp_path, in_campaign):
+    """One value over the csv module's field limit (131,072 characters) refused the whole file."""
+    long = "S" * 200_000
+    path = tmp_path / "long.csv"
+    path.write_text(
+        f"{','.join(HEADER)}\n"
+        "T1,M1,payment,500,,S1,2026-03-06 07:30:00\n"
+        f"T2,M1,payment,500,,{long},2026-03-06 07:31:00\n"
+        f'T3,M1,payment,500,,"{long}",2026-03-06 07:32:00\n'
+        "T4,M1,payment,500,,S1,2026-03-06 07:33:00\n",
+        encoding="utf-8",
+    )
+    out = run(path)
+    assert out.strip().splitlines()[-1] == "rows=4 accepted=2 duplicates=0 rejected=2"
+    assert sorted(Transaction.objects.values_list("transaction_id", flat=True)) == ["T1", "T4"]
+    lines = {line.split(":")[0]: line for line in out.splitlines() if line.startswith("line ")}
+    assert sorted(lines) == ["line 3", "line 4"]
+    assert lines["line 3"].startswith("line 3: T2: A value on this line is longer than 131,072 characters")
+    assert lines["line 4"].startswith("line 4: T3: A value on this line is longer than 131,072 characters")
+    assert all(len(line) < 600 for line in lines.values())
+
+
+def test_a_quote_never_closed_in_a_file_beyond_the_field_limit_loses_none_of_the_rows_after_it(tmp_path, in_campaign):
+    """The quote ran its value on past the csv module's field limit, which refused the whole file."""
+    rows = [f"U{n},M{n % 50},payment,500,,S1,2026-03-06 07:30:00" for n in range(4000)]
+    rows[1] = 'U1,M1,payment,"2,000,,S1,2026-03-06 07:30:00'  # line 3: open past the limit (~2,700 lines)
+    rows[3500] = 'U3500,M1,payment,"500,,S1,2026-03-06 07:30:00'  # line 3,502: open to the end of the file
+    path = tmp_path / "open.csv"
+    path.write_text("\n".join([",".join(HEADER), *rows]) + "\n", encoding="utf-8")
+    out = run(path)
+    assert out.strip().splitlines()[-1] == "rows=4000 accepted=3998 duplicates=0 rejected=2"
+    rejected = dict(ImportRejection.objects.values_list("line", "transaction_id"))
+    assert rejected == {3: "U1", 3502: "U3500"}
+    assert all("never closed" in reason for reason in ImportRejection.objects.values_list("reason", flat=True))

@@ -19,6 +19,7 @@ from campaign.imports import batches, merging
 from campaign.imports.batches import import_batch_create, import_batch_run, transactions_import
 from campaign.imports.reading import file_open
 from campaign.models import ImportBatch, ImportRejection, ImportStatus, Member, Transaction
+from tests.campaign.factories import xlsx_broken_at
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -285,10 +286,9 @@ def test_rejected_rows_keep_their_lines_and_a_refusal_part_way_stores_nothing(
     assert (rejection.line, rejection.transaction_id, rejection.raw["amount"]) == (9, "T07", "-5")
     assert "amount" in rejection.reason
 
-    rows = [_pay(f"U{n:02d}", f"M{n % 5}") for n in range(20)]
-    rows.insert(15, 'U99,M1,payment,500,,"' + "x" * 200_000 + '",2026-03-06 07:30:00,,')
+    rows = [_pay(f"U{n:02d}", f"M{n % 5}") for n in range(200)]
     rows.insert(3, "U98,M1,payment,-1,,S1,2026-03-06 07:30:00,,")
-    path = _file(tmp_path, rows, name="refused.csv")
+    path = xlsx_broken_at(tmp_path / "refused.xlsx", [HEADER, *rows], 150)
     refused = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     assert refused.status == ImportStatus.REFUSED and "line" in refused.message
     assert not Transaction.objects.filter(transaction_id__startswith="U").exists()

@@ -9,6 +9,7 @@ from campaign.imports import batches
 from campaign.imports.batches import import_batch_create, import_batch_run, transactions_import
 from campaign.imports.reading import file_open
 from campaign.models import ImportBatch, ImportRejection, ImportStatus, Transaction
+from tests.campaign.factories import xlsx_broken_at
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -64,10 +65,9 @@ def test_chunked_and_whole_imports_judge_duplicates_alike(tmp_path, in_campaign,
 
 
 def test_a_file_unreadable_in_the_middle_is_refused_and_stores_nothing(tmp_path, in_campaign):
-    rows = [f"T{i},M1,payment,500,,S1,2026-03-06 07:30:00,," for i in range(30)]
-    rows.insert(20, 'T99,M1,payment,500,,"' + "x" * 200_000 + '",2026-03-06 07:30:00,,')
+    rows = [f"T{i},M1,payment,500,,S1,2026-03-06 07:30:00,," for i in range(200)]
     rows.insert(5, "T98,M1,payment,-1,,S1,2026-03-06 07:30:00,,")
-    path = _file(tmp_path, rows)
+    path = xlsx_broken_at(tmp_path / "tx.xlsx", [HEADER, *rows], 150)
     batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     assert batch.status == ImportStatus.REFUSED
     assert "line" in batch.message
@@ -136,9 +136,8 @@ def test_the_command_reports_its_phases_at_verbosity_2(tmp_path, in_campaign):
 def test_a_refusal_after_chunks_were_merged_stores_nothing_of_them(tmp_path, in_campaign, monkeypatch):
     """Chunks are staged (and committed) as the file is read; a refusal further on stores none of them."""
     monkeypatch.setattr(batches, "CHUNK_ROWS", 3)
-    rows = [f"T{i},M{i},payment,500,,S1,2026-03-06 07:30:00,," for i in range(30)]
-    rows.insert(25, 'T99,M1,payment,500,,"' + "x" * 200_000 + '",2026-03-06 07:30:00,,')
-    path = _file(tmp_path, rows)
+    rows = [f"T{i},M{i},payment,500,,S1,2026-03-06 07:30:00,," for i in range(200)]
+    path = xlsx_broken_at(tmp_path / "tx.xlsx", [HEADER, *rows], 150)
     batch = import_batch_run(batch=import_batch_create(campaign=in_campaign, path=path), path=path, scoring="none")
     assert batch.status == ImportStatus.REFUSED
     assert Transaction.objects.count() == 0

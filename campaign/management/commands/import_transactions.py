@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.timezone import localtime
+from django.utils.translation import gettext as _
 
 from campaign.imports.batches import import_batch_create, import_batch_run, import_earlier
 from campaign.models import Campaign, ImportRejection, ImportStatus
@@ -31,8 +32,8 @@ class Command(BaseCommand):
         earlier = import_earlier(batch=batch)
         if earlier is not None:
             self.stderr.write(
-                f"This file was already imported as #{earlier.pk} on {localtime(earlier.created_at):%Y-%m-%d %H:%M}; "
-                "importing it again changes nothing."
+                _("This file was already imported as #%(number)s on %(time)s; importing it again changes nothing.")
+                % {"number": earlier.pk, "time": f"{localtime(earlier.created_at):%Y-%m-%d %H:%M}"}
             )
         batch = import_batch_run(batch=batch, path=path, scoring="none" if no_score else "now")
         import_statistics_refresh()
