@@ -40,7 +40,9 @@ class ForfeitForm(forms.Form):
 
 
 class CommitForm(forms.Form):
-    campaign = forms.ModelChoiceField(label=_("Campaign"), queryset=Campaign.objects.filter(draw__isnull=True))
+    # Every campaign, drawn or not: a second commit (another tab, a double click) is refused by the
+    # service with a message that leads to the draw, not by the form with "not one of the choices".
+    campaign = forms.ModelChoiceField(label=_("Campaign"), queryset=Campaign.objects.all())
 
 
 def _officer_required(request: HttpRequest) -> None:
@@ -176,13 +178,22 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         _officer_required(request)
         form = CommitForm(request.POST or None)
         if not request.POST:
-            current = Campaign.objects.filter(is_active=True, draw__isnull=True).order_by("-starts_at").first()
+            current = Campaign.objects.filter(is_active=True).order_by("-starts_at").first()
+            drawn = services.draw_for_campaign(campaign=current) if current else None
+            if drawn is not None:
+                self.message_user(
+                    request, gettext("This campaign already has its draw; a draw is never replaced."), messages.INFO
+                )
+                return HttpResponseRedirect(self._change_url(drawn.pk))
             form = CommitForm(initial={"campaign": current})
         if request.method == "POST" and form.is_valid():
             try:
                 draw = services.draw_commit(campaign=form.cleaned_data["campaign"], user=request.user)
             except Refused as exc:
                 self.message_user(request, exc.message, messages.ERROR)
+                drawn = services.draw_for_campaign(campaign=form.cleaned_data["campaign"])
+                if exc.code == "already_committed" and drawn is not None:
+                    return HttpResponseRedirect(self._change_url(drawn.pk))
             else:
                 self.message_user(
                     request,

@@ -176,3 +176,19 @@ def test_staff_outside_the_lottery_group_get_403(client, after_cutoff, alice, me
     response = getattr(client, method)(ADMIN + path.format(id=draw.pk))
     assert response.status_code == 403
     assert Draw.objects.get().status == DrawStatus.COMMITTED
+
+
+def test_a_second_commit_from_another_tab_says_the_draw_exists_and_opens_it(client, after_cutoff, alice):
+    eligible_members(after_cutoff, 10)
+    client.force_login(alice)
+    client.post(f"{ADMIN}commit/", {"campaign": after_cutoff.pk})
+    draw = Draw.objects.get()
+    # The second tab (or a double click) posts the same campaign again.
+    response = client.post(f"{ADMIN}commit/", {"campaign": after_cutoff.pk})
+    assert response.status_code == 302 and response.url == f"{ADMIN}{draw.pk}/change/"
+    assert "already has its draw" in messages_of(client.get(response.url))
+    assert Draw.objects.get().seed_hash == draw.seed_hash
+    # Opening the commit page again leads to the draw, not to an empty choice.
+    response = client.get(f"{ADMIN}commit/")
+    assert response.status_code == 302 and response.url == f"{ADMIN}{draw.pk}/change/"
+    assert "already has its draw" in messages_of(client.get(response.url))
