@@ -257,7 +257,9 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
             request,
             draw_id,
             lambda draw: services.forfeit_confirm(forfeit=forfeit, user=request.user),
-            gettext("The forfeit is confirmed; the replacement is a winner."),
+            gettext("The forfeit is confirmed; the replacement is a winner.")
+            if forfeit.replacement_member_id
+            else gettext("The forfeit is confirmed; no eligible member is left, nobody replaces the winner."),
             confirm=confirmation_of_forfeit_confirm(forfeit),
         )
 

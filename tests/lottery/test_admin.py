@@ -192,3 +192,33 @@ def test_a_second_commit_from_another_tab_says_the_draw_exists_and_opens_it(clie
     response = client.get(f"{ADMIN}commit/")
     assert response.status_code == 302 and response.url == f"{ADMIN}{draw.pk}/change/"
     assert "already has its draw" in messages_of(client.get(response.url))
+
+
+def test_confirming_a_forfeit_with_nobody_left_promises_no_replacement(client, after_cutoff, alice, bob):
+    members = eligible_members(after_cutoff, 5)  # fewer than 77: everyone wins, nobody is left
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    services.draw_confirm(draw=draw, user=bob)
+    forfeit = services.forfeit_record(draw=draw, member_id=members[0], reason="辞退", user=bob)
+    client.force_login(alice)
+    page = client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/").content.decode()
+    assert "becomes a winner" not in page and "awarded" not in page
+    assert f"Nobody replaces {members[0]}" in page
+    response = client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/", {"confirm_id": members[0]}, follow=True)
+    assert Forfeit.objects.get().status == "confirmed"
+    assert "replacement is a winner" not in messages_of(response)
+    assert "nobody replaces the winner" in messages_of(response)
+
+
+def test_confirming_a_forfeit_before_the_draw_is_confirmed_moves_no_points(client, after_cutoff, alice, bob):
+    eligible_members(after_cutoff, 100)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    first = services.current_winners(draw=draw).first().member_id
+    forfeit = services.forfeit_record(draw=draw, member_id=first, reason="辞退", user=alice)
+    client.force_login(bob)
+    page = client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/").content.decode()
+    assert "reversed in the ledger" not in page and "is awarded 5,000" not in page
+    assert "when the draw is confirmed" in page
+    client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/", {"confirm_id": first})
+    assert not LedgerLine.objects.filter(reward="lottery").exists()
