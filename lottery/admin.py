@@ -143,18 +143,28 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         self,
         request: HttpRequest,
         draw_id: int,
+        check,
         step,
         done: str,
         *,
         confirm: StepConfirmation,
     ) -> HttpResponse:
-        """Run an irreversible step once the officer has typed the id the confirmation page shows."""
+        """Run an irreversible step once the officer has typed the id the confirmation page shows.
+
+        ``check`` refuses first what ``step`` would refuse (four eyes, a step already taken, an id
+        that is no winner), so no officer types an id only to be told they could not.
+        """
         _officer_required(request)
         if request.method != "POST":
             return HttpResponseRedirect(self._change_url(draw_id))
         draw = get_object_or_404(Draw, pk=draw_id)
         typed = request.POST.get(CONFIRM_FIELD, "").strip()
         if typed != confirm.expected:
+            try:
+                check(draw)
+            except Refused as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return HttpResponseRedirect(self._change_url(draw_id))
             context = {
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
@@ -218,6 +228,7 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         return self._step(
             request,
             draw_id,
+            lambda draw: services.draw_perform_check(draw=draw, user=request.user),
             lambda draw: services.draw_perform(draw=draw, user=request.user),
             gettext("The winners are drawn and the seed is revealed; a second officer confirms."),
             confirm=confirmation_of_draw(draw),
@@ -228,6 +239,7 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         return self._step(
             request,
             draw_id,
+            lambda draw: services.draw_confirm_check(draw=draw, user=request.user),
             lambda draw: services.draw_confirm(draw=draw, user=request.user),
             gettext("The draw is confirmed and the winners are awarded their points."),
             confirm=confirmation_of_confirm(draw),
@@ -244,6 +256,9 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         return self._step(
             request,
             draw_id,
+            lambda draw: services.forfeit_record_check(
+                draw=draw, member_id=data["member_id"], reason=data["reason"], user=request.user
+            ),
             lambda draw: services.forfeit_record(
                 draw=draw, member_id=data["member_id"], reason=data["reason"], user=request.user
             ),
@@ -256,6 +271,7 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         return self._step(
             request,
             draw_id,
+            lambda draw: services.forfeit_confirm_check(forfeit=forfeit, user=request.user),
             lambda draw: services.forfeit_confirm(forfeit=forfeit, user=request.user),
             gettext("The forfeit is confirmed; the replacement is a winner.")
             if forfeit.replacement_member_id

@@ -222,3 +222,28 @@ def test_confirming_a_forfeit_before_the_draw_is_confirmed_moves_no_points(clien
     assert "when the draw is confirmed" in page
     client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/", {"confirm_id": first})
     assert not LedgerLine.objects.filter(reward="lottery").exists()
+
+
+def test_a_step_the_officer_may_not_take_is_refused_before_anything_is_typed(client, after_cutoff, alice, bob):
+    eligible_members(after_cutoff, 100)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    client.force_login(alice)
+    # alice drew: the confirmation page would ask her to type the number, then refuse her.
+    response = client.post(f"{ADMIN}{draw.pk}/confirm/")
+    assert response.status_code == 302
+    assert "another lottery officer" in messages_of(client.get(response.url))
+    # A second tab still showing "draw": the draw is done, say so at once.
+    response = client.post(f"{ADMIN}{draw.pk}/draw/")
+    assert response.status_code == 302 and "drawn already" in messages_of(client.get(response.url))
+    # A member ID that is no winner: no page that promises "NOPE loses the prize".
+    response = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": "NOPE", "reason": "辞退"})
+    assert response.status_code == 302 and "NOPE is not a winner" in messages_of(client.get(response.url))
+    first = services.current_winners(draw=draw).first().member_id
+    forfeit = services.forfeit_record(draw=draw, member_id=first, reason="辞退", user=alice)
+    response = client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/")
+    assert response.status_code == 302 and "recorded it" in messages_of(client.get(response.url))
+    assert Draw.objects.get().status == DrawStatus.DRAWN and Forfeit.objects.get().status == "pending"
+    # The officer who may take the step still gets the confirmation page first.
+    client.force_login(bob)
+    assert 'name="confirm_id"' in client.post(f"{ADMIN}{draw.pk}/confirm/").content.decode()
