@@ -128,6 +128,8 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         extra = {
             "is_officer": request.user.has_perm(services.PERMISSION),
             "draw": draw,
+            # Fewer eligible than winners: all of them win, and the page says how many.
+            "winners_to_draw": min(draw.winners_count, draw.eligible_count),
             "winners": list(draw.entrants.filter(outcome__in=[*WINNING_OUTCOMES, Outcome.FORFEITED]).order_by("rank"))
             if draw.is_drawn
             else [],

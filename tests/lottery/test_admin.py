@@ -247,3 +247,11 @@ def test_a_step_the_officer_may_not_take_is_refused_before_anything_is_typed(cli
     # The officer who may take the step still gets the confirmation page first.
     client.force_login(bob)
     assert 'name="confirm_id"' in client.post(f"{ADMIN}{draw.pk}/confirm/").content.decode()
+
+
+def test_the_draw_page_says_everyone_wins_when_fewer_are_eligible_than_winners(client, after_cutoff, alice):
+    eligible_members(after_cutoff, 5)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    client.force_login(alice)
+    page = client.get(f"{ADMIN}{draw.pk}/change/").content.decode()
+    assert "take the smallest 5 and reveal" in page and "smallest 77" not in page
