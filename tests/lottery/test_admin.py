@@ -15,6 +15,7 @@ from lottery import services, verification
 from lottery.models import Draw, DrawStatus, Forfeit
 from missions.models import LedgerLine
 from tests.campaign.factories import UserFactory
+from tests.campaign.test_admin_japanese import english_in
 from tests.lottery.factories import eligible_members
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -255,3 +256,17 @@ def test_the_draw_page_says_everyone_wins_when_fewer_are_eligible_than_winners(c
     client.force_login(alice)
     page = client.get(f"{ADMIN}{draw.pk}/change/").content.decode()
     assert "take the smallest 5 and reveal" in page and "smallest 77" not in page
+
+
+def test_the_draw_and_forfeit_confirmation_pages_are_in_japanese(client, after_cutoff, alice, settings):
+    settings.LANGUAGE_CODE = "ja"
+    eligible_members(after_cutoff, 100)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    client.force_login(alice)
+    with translation.override("ja"):
+        response = client.post(f"{ADMIN}{draw.pk}/draw/")
+        assert 'name="confirm_id"' in response.content.decode() and english_in(response) == []
+        services.draw_perform(draw=draw, user=alice)
+        winner = services.current_winners(draw=draw).first().member_id
+        response = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": winner, "reason": "辞退"})
+        assert 'name="confirm_id"' in response.content.decode() and english_in(response) == []
