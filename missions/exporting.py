@@ -36,7 +36,7 @@ from missions.models import LedgerLine, PointExport
 CHUNK_ROWS = 5000
 ENCODINGS = {"utf-8": "UTF-8", "cp932": "CP932 (Shift_JIS)"}
 HEADER = ["member_id", "point_type", "points", "reason", "ledger_line_id"]
-NOTHING_TO_EXPORT = gettext_lazy("No ledger line is waiting to be exported: nothing to export, no export was created.")
+NOTHING_TO_EXPORT = gettext_lazy("No ledger line is waiting to be exported: there is nothing to export.")
 
 logger = logging.getLogger(__name__)
 
