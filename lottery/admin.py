@@ -251,7 +251,10 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         _officer_required(request)
         form = ForfeitForm(request.POST or None)
         if request.method == "POST" and not form.is_valid():
-            self.message_user(request, gettext("Give the winner's member ID and the reason."), messages.ERROR)
+            # Say which field is wrong and why (too long, a NUL character), not only that both are needed.
+            problems = [f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
+            message = " ".join([gettext("Give the winner's member ID and the reason."), *problems])
+            self.message_user(request, message, messages.ERROR)
             return HttpResponseRedirect(self._change_url(draw_id))
         draw = get_object_or_404(Draw, pk=draw_id)
         data = form.cleaned_data if form.is_bound else {"member_id": "", "reason": ""}

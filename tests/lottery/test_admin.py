@@ -270,3 +270,15 @@ def test_the_draw_and_forfeit_confirmation_pages_are_in_japanese(client, after_c
         winner = services.current_winners(draw=draw).first().member_id
         response = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": winner, "reason": "辞退"})
         assert 'name="confirm_id"' in response.content.decode() and english_in(response) == []
+
+
+def test_a_forfeit_form_with_a_wrong_field_says_which_and_why(client, after_cutoff, alice):
+    eligible_members(after_cutoff, 10)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    client.force_login(alice)
+    response = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": "M" * 65, "reason": "辞退"}, follow=True)
+    assert "Winner's member ID" in messages_of(response) and "at most 64 characters" in messages_of(response)
+    response = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": "M0000001", "reason": "a\x00b"}, follow=True)
+    assert "Reason" in messages_of(response) and "Null characters" in messages_of(response)
+    assert not Forfeit.objects.exists()
