@@ -40,7 +40,9 @@ class ForfeitForm(forms.Form):
 
 
 class CommitForm(forms.Form):
-    campaign = forms.ModelChoiceField(label=_("Campaign"), queryset=Campaign.objects.filter(draw__isnull=True))
+    # Every campaign, drawn or not: a second commit (another tab, a double click) is refused by the
+    # service with a message that leads to the draw, not by the form with "not one of the choices".
+    campaign = forms.ModelChoiceField(label=_("Campaign"), queryset=Campaign.objects.all())
 
 
 def _officer_required(request: HttpRequest) -> None:
@@ -126,6 +128,8 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         extra = {
             "is_officer": request.user.has_perm(services.PERMISSION),
             "draw": draw,
+            # Fewer eligible than winners: all of them win, and the page says how many.
+            "winners_to_draw": min(draw.winners_count, draw.eligible_count),
             "winners": list(draw.entrants.filter(outcome__in=[*WINNING_OUTCOMES, Outcome.FORFEITED]).order_by("rank"))
             if draw.is_drawn
             else [],
@@ -141,18 +145,28 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         self,
         request: HttpRequest,
         draw_id: int,
+        check,
         step,
         done: str,
         *,
         confirm: StepConfirmation,
     ) -> HttpResponse:
-        """Run an irreversible step once the officer has typed the id the confirmation page shows."""
+        """Run an irreversible step once the officer has typed the id the confirmation page shows.
+
+        ``check`` refuses first what ``step`` would refuse (four eyes, a step already taken, an id
+        that is no winner), so no officer types an id only to be told they could not.
+        """
         _officer_required(request)
         if request.method != "POST":
             return HttpResponseRedirect(self._change_url(draw_id))
         draw = get_object_or_404(Draw, pk=draw_id)
         typed = request.POST.get(CONFIRM_FIELD, "").strip()
         if typed != confirm.expected:
+            try:
+                check(draw)
+            except Refused as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+                return HttpResponseRedirect(self._change_url(draw_id))
             context = {
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
@@ -176,13 +190,22 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         _officer_required(request)
         form = CommitForm(request.POST or None)
         if not request.POST:
-            current = Campaign.objects.filter(is_active=True, draw__isnull=True).order_by("-starts_at").first()
+            current = Campaign.objects.filter(is_active=True).order_by("-starts_at").first()
+            drawn = services.draw_for_campaign(campaign=current) if current else None
+            if drawn is not None:
+                self.message_user(
+                    request, gettext("This campaign already has its draw; a draw is never replaced."), messages.INFO
+                )
+                return HttpResponseRedirect(self._change_url(drawn.pk))
             form = CommitForm(initial={"campaign": current})
         if request.method == "POST" and form.is_valid():
             try:
                 draw = services.draw_commit(campaign=form.cleaned_data["campaign"], user=request.user)
             except Refused as exc:
                 self.message_user(request, exc.message, messages.ERROR)
+                drawn = services.draw_for_campaign(campaign=form.cleaned_data["campaign"])
+                if exc.code == "already_committed" and drawn is not None:
+                    return HttpResponseRedirect(self._change_url(drawn.pk))
             else:
                 self.message_user(
                     request,
@@ -207,6 +230,7 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         return self._step(
             request,
             draw_id,
+            lambda draw: services.draw_perform_check(draw=draw, user=request.user),
             lambda draw: services.draw_perform(draw=draw, user=request.user),
             gettext("The winners are drawn and the seed is revealed; a second officer confirms."),
             confirm=confirmation_of_draw(draw),
@@ -217,6 +241,7 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         return self._step(
             request,
             draw_id,
+            lambda draw: services.draw_confirm_check(draw=draw, user=request.user),
             lambda draw: services.draw_confirm(draw=draw, user=request.user),
             gettext("The draw is confirmed and the winners are awarded their points."),
             confirm=confirmation_of_confirm(draw),
@@ -226,13 +251,19 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         _officer_required(request)
         form = ForfeitForm(request.POST or None)
         if request.method == "POST" and not form.is_valid():
-            self.message_user(request, gettext("Give the winner's member ID and the reason."), messages.ERROR)
+            # Say which field is wrong and why (too long, a NUL character), not only that both are needed.
+            problems = [f"{form.fields[name].label}: {' '.join(errors)}" for name, errors in form.errors.items()]
+            message = " ".join([gettext("Give the winner's member ID and the reason."), *problems])
+            self.message_user(request, message, messages.ERROR)
             return HttpResponseRedirect(self._change_url(draw_id))
         draw = get_object_or_404(Draw, pk=draw_id)
         data = form.cleaned_data if form.is_bound else {"member_id": "", "reason": ""}
         return self._step(
             request,
             draw_id,
+            lambda draw: services.forfeit_record_check(
+                draw=draw, member_id=data["member_id"], reason=data["reason"], user=request.user
+            ),
             lambda draw: services.forfeit_record(
                 draw=draw, member_id=data["member_id"], reason=data["reason"], user=request.user
             ),
@@ -245,8 +276,11 @@ class DrawAdmin(GroupedNumbers, ReadOnlyAdmin):
         return self._step(
             request,
             draw_id,
+            lambda draw: services.forfeit_confirm_check(forfeit=forfeit, user=request.user),
             lambda draw: services.forfeit_confirm(forfeit=forfeit, user=request.user),
-            gettext("The forfeit is confirmed; the replacement is a winner."),
+            gettext("The forfeit is confirmed; the replacement is a winner.")
+            if forfeit.replacement_member_id
+            else gettext("The forfeit is confirmed; no eligible member is left, nobody replaces the winner."),
             confirm=confirmation_of_forfeit_confirm(forfeit),
         )
 

@@ -13,7 +13,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext
 
 from lottery import services
-from lottery.models import Draw, Forfeit
+from lottery.models import Draw, DrawStatus, Forfeit
 
 CONFIRM_FIELD = "confirm_id"
 
@@ -89,14 +89,23 @@ def confirmation_of_forfeit(draw: Draw, *, member_id: str, reason: str) -> StepC
 
 def confirmation_of_forfeit_confirm(forfeit: Forfeit) -> StepConfirmation:
     draw = forfeit.draw
-    replacement = forfeit.replacement_member_id or gettext("nobody (no eligible member is left)")
+    values = {"member": forfeit.member_id, "replacement": forfeit.replacement_member_id}
+    values["points"] = _n(draw.prize_points)
+    # What moves depends on the draw: points exist only once it is confirmed, and a forfeit with
+    # nobody left names no replacement. The page promises exactly what the step does.
+    if draw.status != DrawStatus.CONFIRMED:
+        lost = gettext("%(member)s is no longer a winner; no points have been awarded yet.") % values
+        won = gettext("%(replacement)s becomes a winner; the prize is awarded when the draw is confirmed.") % values
+    else:
+        lost = gettext("%(member)s's prize of %(points)s points is reversed in the ledger.") % values
+        won = gettext("%(replacement)s becomes a winner and is awarded %(points)s points.") % values
+    if not forfeit.replacement_member_id:
+        won = gettext("Nobody replaces %(member)s: no eligible member is left.") % values
     return StepConfirmation(
         title=gettext("Confirm forfeit #%(number)s?") % {"number": forfeit.number},
         consequences=[
-            gettext("%(member)s's prize of %(points)s points is reversed in the ledger.")
-            % {"member": forfeit.member_id, "points": _n(draw.prize_points)},
-            gettext("%(replacement)s becomes a winner and is awarded %(points)s points.")
-            % {"replacement": replacement, "points": _n(draw.prize_points)},
+            lost,
+            won,
             gettext("Recorded by %(officer)s; you confirm as the second officer.") % {"officer": forfeit.recorded_by},
             gettext("This cannot be undone."),
         ],

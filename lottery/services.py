@@ -180,13 +180,18 @@ def draw_commit(*, campaign: Campaign, user) -> Draw:
     return draw
 
 
+def draw_perform_check(*, draw: Draw, user) -> None:
+    """Refuse what :func:`draw_perform` would refuse; the admin asks before its confirmation page."""
+    officer_check(user=user)
+    if draw.status != DrawStatus.COMMITTED:
+        raise Refused("already_drawn", _("This draw has been drawn already; a draw is never re-run."))
+
+
 def draw_perform(*, draw: Draw, user) -> Draw:
     """Rank the frozen list by digest, take the winners and reveal the seed (R11 step 2)."""
-    officer_check(user=user)
     with transaction.atomic():
         draw = _locked(draw)
-        if draw.status != DrawStatus.COMMITTED:
-            raise Refused("already_drawn", _("This draw has been drawn already; a draw is never re-run."))
+        draw_perform_check(draw=draw, user=user)
         member_ids = list(draw.entrants.values_list("member_id", flat=True))
         winners = winners_select(seed=bytes.fromhex(draw.seed), member_ids=member_ids, winners_count=draw.winners_count)
         draw.entrants.update(outcome=Outcome.LOST)
@@ -209,20 +214,25 @@ def draw_perform(*, draw: Draw, user) -> Draw:
     return draw
 
 
+def draw_confirm_check(*, draw: Draw, user) -> None:
+    """Refuse what :func:`draw_confirm` would refuse (four eyes included), before anything is typed."""
+    officer_check(user=user)
+    if draw.status == DrawStatus.COMMITTED:
+        raise Refused("not_drawn", _("The draw has not been drawn yet."))
+    if draw.status == DrawStatus.CONFIRMED:
+        raise Refused("already_confirmed", _("This draw has been confirmed already."))
+    if user.pk in (draw.committed_by_id, draw.drawn_by_id):
+        raise Refused(
+            "four_eyes",
+            _("The draw must be confirmed by another lottery officer than the one who committed or drew it."),
+        )
+
+
 def draw_confirm(*, draw: Draw, user) -> Draw:
     """A second officer confirms; the winners get the prize through the ledger, once (R11 step 3)."""
-    officer_check(user=user)
     with transaction.atomic():
         draw = _locked(draw)
-        if draw.status == DrawStatus.COMMITTED:
-            raise Refused("not_drawn", _("The draw has not been drawn yet."))
-        if draw.status == DrawStatus.CONFIRMED:
-            raise Refused("already_confirmed", _("This draw has been confirmed already."))
-        if user.pk in (draw.committed_by_id, draw.drawn_by_id):
-            raise Refused(
-                "four_eyes",
-                _("The draw must be confirmed by another lottery officer than the one who committed or drew it."),
-            )
+        draw_confirm_check(draw=draw, user=user)
         draw.status = DrawStatus.CONFIRMED
         draw.confirmed_by = user
         draw.confirmed_at = clock.now()
@@ -249,23 +259,29 @@ def _next_in_digest_order(*, draw: Draw) -> tuple[int, str, str] | None:
     return None
 
 
+def forfeit_record_check(*, draw: Draw, member_id: str, reason: str, user) -> None:
+    """Refuse what :func:`forfeit_record` would refuse (an id that is no winner), before anything is typed."""
+    officer_check(user=user)
+    if not (reason or "").strip():
+        raise Refused("reason_missing", _("Give the reason for the forfeit."))
+    if not draw.is_drawn:
+        raise Refused("not_drawn", _("Only a winner of a drawn draw can forfeit."))
+    if draw.forfeits.filter(status=ForfeitStatus.PENDING).exists():
+        raise Refused(
+            "forfeit_pending", _("Another forfeit waits for confirmation; confirm it before recording the next.")
+        )
+    member_id = (member_id or "").strip()
+    if not draw.entrants.filter(member_id=member_id, outcome__in=WINNING_OUTCOMES).exists():
+        raise Refused("not_a_winner", _("%(member)s is not a winner of this draw.") % {"member": member_id})
+
+
 def forfeit_record(*, draw: Draw, member_id: str, reason: str, user) -> Forfeit:
     """A winner forfeits; the next member in digest order is named to replace them, pending confirmation."""
-    officer_check(user=user)
     reason = (reason or "").strip()
-    if not reason:
-        raise Refused("reason_missing", _("Give the reason for the forfeit."))
     member_id = (member_id or "").strip()
     with transaction.atomic():
         draw = _locked(draw)
-        if not draw.is_drawn:
-            raise Refused("not_drawn", _("Only a winner of a drawn draw can forfeit."))
-        if draw.forfeits.filter(status=ForfeitStatus.PENDING).exists():
-            raise Refused(
-                "forfeit_pending", _("Another forfeit waits for confirmation; confirm it before recording the next.")
-            )
-        if not draw.entrants.filter(member_id=member_id, outcome__in=WINNING_OUTCOMES).exists():
-            raise Refused("not_a_winner", _("%(member)s is not a winner of this draw.") % {"member": member_id})
+        forfeit_record_check(draw=draw, member_id=member_id, reason=reason, user=user)
         nxt = _next_in_digest_order(draw=draw)
         rank, digest, replacement = nxt if nxt else (None, "", "")
         forfeit = Forfeit.objects.create(
@@ -295,18 +311,23 @@ def forfeit_record(*, draw: Draw, member_id: str, reason: str, user) -> Forfeit:
     return forfeit
 
 
+def forfeit_confirm_check(*, forfeit: Forfeit, user) -> None:
+    """Refuse what :func:`forfeit_confirm` would refuse (four eyes included), before anything is typed."""
+    officer_check(user=user)
+    if forfeit.status != ForfeitStatus.PENDING:
+        raise Refused("already_confirmed", _("This forfeit has been confirmed already."))
+    if user.pk == forfeit.recorded_by_id:
+        raise Refused(
+            "four_eyes", _("The forfeit must be confirmed by another lottery officer than the one who recorded it.")
+        )
+
+
 def forfeit_confirm(*, forfeit: Forfeit, user) -> Forfeit:
     """A second officer confirms a forfeit: the replacement wins; the prize moves if the draw is confirmed."""
-    officer_check(user=user)
     with transaction.atomic():
         draw = _locked(forfeit.draw)
         forfeit = Forfeit.objects.select_for_update().get(pk=forfeit.pk)
-        if forfeit.status != ForfeitStatus.PENDING:
-            raise Refused("already_confirmed", _("This forfeit has been confirmed already."))
-        if user.pk == forfeit.recorded_by_id:
-            raise Refused(
-                "four_eyes", _("The forfeit must be confirmed by another lottery officer than the one who recorded it.")
-            )
+        forfeit_confirm_check(forfeit=forfeit, user=user)
         now = clock.now()
         draw.entrants.filter(member_id=forfeit.member_id).update(outcome=Outcome.FORFEITED)
         if forfeit.replacement_member_id:

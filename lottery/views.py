@@ -89,6 +89,8 @@ def lottery_page(request: HttpRequest) -> HttpResponse:
             "winners": winners,
             # A data attribute, not a <script> block: every script of the site is a static file (CSP).
             "verification_json": json.dumps(_verification_data(draw, record, winners)),
+            # The page's Python fetches the list itself: a digest under the cut-off wins only on the list.
+            "eligible_list_url": request.build_absolute_uri(reverse("lottery-eligible")),
             "forfeits": [
                 {
                     "number": f.number,

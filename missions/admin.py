@@ -28,6 +28,7 @@ from campaign.audit import staff_action_record
 from campaign.models import Campaign
 from missions.exporting import (
     ENCODINGS,
+    NOTHING_TO_EXPORT,
     ExportTampered,
     point_export_filename,
     point_export_render,
@@ -431,6 +432,11 @@ class PointExportAdmin(GroupedNumbers, LabelledColumns, admin.ModelAdmin):
             raise PermissionDenied
         campaign = Campaign.objects.current()
         form = PointExportForm(request.POST or None)
+        pending = LedgerLine.objects.filter(campaign=campaign, export__isnull=True).count()
+        if request.method == "POST" and form.is_valid() and not pending:
+            # A double click or a second tab: the first took every line; say so rather than number an empty file.
+            self.message_user(request, NOTHING_TO_EXPORT, messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:missions_pointexport_changelist"))
         if request.method == "POST" and form.is_valid():
             points_export_later(campaign=campaign, user=request.user, encoding=form.cleaned_data["encoding"])
             self.message_user(
@@ -439,7 +445,6 @@ class PointExportAdmin(GroupedNumbers, LabelledColumns, admin.ModelAdmin):
                 messages.SUCCESS,
             )
             return HttpResponseRedirect(reverse("admin:missions_pointexport_changelist"))
-        pending = LedgerLine.objects.filter(campaign=campaign, export__isnull=True).count()
         context = {
             **self.admin_site.each_context(request),
             "title": gettext("Create a new point export"),
@@ -447,6 +452,7 @@ class PointExportAdmin(GroupedNumbers, LabelledColumns, admin.ModelAdmin):
             "form": form,
             "campaign": campaign,
             "pending": pending,
+            "nothing_to_export": NOTHING_TO_EXPORT,
         }
         return TemplateResponse(request, "admin/missions/pointexport/create.html", context)
 

@@ -19,13 +19,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import logging
 from collections.abc import Iterator
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Max, Sum
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from campaign.audit import staff_action_record
 from campaign.models import Campaign
@@ -35,6 +36,9 @@ from missions.models import LedgerLine, PointExport
 CHUNK_ROWS = 5000
 ENCODINGS = {"utf-8": "UTF-8", "cp932": "CP932 (Shift_JIS)"}
 HEADER = ["member_id", "point_type", "points", "reason", "ledger_line_id"]
+NOTHING_TO_EXPORT = gettext_lazy("No ledger line is waiting to be exported: there is nothing to export.")
+
+logger = logging.getLogger(__name__)
 
 
 class ExportError(ValueError):
@@ -45,17 +49,21 @@ class ExportTampered(RuntimeError):
     """The lines of an export no longer produce the file that was first sent."""
 
 
-def points_export_create(*, campaign: Campaign, user, encoding: str) -> PointExport:
+def points_export_create(*, campaign: Campaign, user, encoding: str, empty_refused: bool = False) -> PointExport:
     """Export every ledger line of ``campaign`` not exported yet, as the next numbered export.
 
-    An export with no new lines is still created (and numbered): the operator gets an empty
-    file that says so, rather than an error.
+    An export with no new lines is still created (and numbered) unless ``empty_refused``: the
+    admin's exports refuse it (``ExportError``), so that a double click or a second tab does not
+    number an empty file that could be sent to the WESTER point system as if it carried points.
     """
     if encoding not in ENCODINGS:
         raise ExportError(f"Unknown encoding {encoding!r}: use one of {', '.join(ENCODINGS)}.")
     with transaction.atomic():
         # The lock on the campaign row serialises exports of this campaign.
         Campaign.objects.select_for_update().get(pk=campaign.pk)
+        # Checked under the lock: of two exports at once, the second finds the lines taken.
+        if empty_refused and not LedgerLine.objects.filter(campaign=campaign, export__isnull=True).exists():
+            raise ExportError(str(NOTHING_TO_EXPORT))
         last = PointExport.objects.filter(campaign=campaign).aggregate(n=Max("number"))["n"] or 0
         export = PointExport.objects.create(
             campaign=campaign, number=last + 1, encoding=encoding, created_by=user if user and user.pk else None
@@ -99,7 +107,11 @@ def points_export_later(*, campaign: Campaign, user, encoding: str) -> None:
 def points_export_task(campaign_id: int, user_id: int | None, encoding: str) -> None:
     campaign = Campaign.objects.get(pk=campaign_id)
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    points_export_create(campaign=campaign, user=user, encoding=encoding)
+    try:
+        points_export_create(campaign=campaign, user=user, encoding=encoding, empty_refused=True)
+    except ExportError as exc:
+        # The lines went with another export asked for at the same time: nothing is lost.
+        logger.info("point export not created: %s", exc)
 
 
 def _chunks(export: PointExport, *, escaped: bool = True) -> Iterator[bytes]:

@@ -264,11 +264,10 @@ def test_the_confirmation_pages_of_irreversible_steps_are_in_japanese(client, ru
 
     draw = Draw.objects.get()
     client.force_login(staff(LOTTERY))
-    winner = draw.entrants.filter(outcome="winner").values_list("member_id", flat=True).first()
+    # The steps the fixture's drawn draw with its pending forfeit allows (tests/lottery: draw, forfeit).
     for url, data in [
-        (reverse("admin:lottery_draw_draw", args=[draw.pk]), {}),
         (reverse("admin:lottery_draw_confirm", args=[draw.pk]), {}),
-        (reverse("admin:lottery_draw_forfeit", args=[draw.pk]), {"member_id": winner, "reason": "辞退"}),
+        (reverse("admin:lottery_draw_forfeit_confirm", args=[draw.pk, draw.forfeits.get().pk]), {}),
     ]:
         response = client.post(url, data)
         assert response.status_code == 200 and 'name="confirm_id"' in response.content.decode()

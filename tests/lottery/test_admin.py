@@ -15,6 +15,7 @@ from lottery import services, verification
 from lottery.models import Draw, DrawStatus, Forfeit
 from missions.models import LedgerLine
 from tests.campaign.factories import UserFactory
+from tests.campaign.test_admin_japanese import english_in
 from tests.lottery.factories import eligible_members
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -176,3 +177,108 @@ def test_staff_outside_the_lottery_group_get_403(client, after_cutoff, alice, me
     response = getattr(client, method)(ADMIN + path.format(id=draw.pk))
     assert response.status_code == 403
     assert Draw.objects.get().status == DrawStatus.COMMITTED
+
+
+def test_a_second_commit_from_another_tab_says_the_draw_exists_and_opens_it(client, after_cutoff, alice):
+    eligible_members(after_cutoff, 10)
+    client.force_login(alice)
+    client.post(f"{ADMIN}commit/", {"campaign": after_cutoff.pk})
+    draw = Draw.objects.get()
+    # The second tab (or a double click) posts the same campaign again.
+    response = client.post(f"{ADMIN}commit/", {"campaign": after_cutoff.pk})
+    assert response.status_code == 302 and response.url == f"{ADMIN}{draw.pk}/change/"
+    assert "already has its draw" in messages_of(client.get(response.url))
+    assert Draw.objects.get().seed_hash == draw.seed_hash
+    # Opening the commit page again leads to the draw, not to an empty choice.
+    response = client.get(f"{ADMIN}commit/")
+    assert response.status_code == 302 and response.url == f"{ADMIN}{draw.pk}/change/"
+    assert "already has its draw" in messages_of(client.get(response.url))
+
+
+def test_confirming_a_forfeit_with_nobody_left_promises_no_replacement(client, after_cutoff, alice, bob):
+    members = eligible_members(after_cutoff, 5)  # fewer than 77: everyone wins, nobody is left
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    services.draw_confirm(draw=draw, user=bob)
+    forfeit = services.forfeit_record(draw=draw, member_id=members[0], reason="辞退", user=bob)
+    client.force_login(alice)
+    page = client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/").content.decode()
+    assert "becomes a winner" not in page and "awarded" not in page
+    assert f"Nobody replaces {members[0]}" in page
+    response = client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/", {"confirm_id": members[0]}, follow=True)
+    assert Forfeit.objects.get().status == "confirmed"
+    assert "replacement is a winner" not in messages_of(response)
+    assert "nobody replaces the winner" in messages_of(response)
+
+
+def test_confirming_a_forfeit_before_the_draw_is_confirmed_moves_no_points(client, after_cutoff, alice, bob):
+    eligible_members(after_cutoff, 100)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    first = services.current_winners(draw=draw).first().member_id
+    forfeit = services.forfeit_record(draw=draw, member_id=first, reason="辞退", user=alice)
+    client.force_login(bob)
+    page = client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/").content.decode()
+    assert "reversed in the ledger" not in page and "is awarded 5,000" not in page
+    assert "when the draw is confirmed" in page
+    client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/", {"confirm_id": first})
+    assert not LedgerLine.objects.filter(reward="lottery").exists()
+
+
+def test_a_step_the_officer_may_not_take_is_refused_before_anything_is_typed(client, after_cutoff, alice, bob):
+    eligible_members(after_cutoff, 100)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    client.force_login(alice)
+    # alice drew: the confirmation page would ask her to type the number, then refuse her.
+    response = client.post(f"{ADMIN}{draw.pk}/confirm/")
+    assert response.status_code == 302
+    assert "another lottery officer" in messages_of(client.get(response.url))
+    # A second tab still showing "draw": the draw is done, say so at once.
+    response = client.post(f"{ADMIN}{draw.pk}/draw/")
+    assert response.status_code == 302 and "drawn already" in messages_of(client.get(response.url))
+    # A member ID that is no winner: no page that promises "NOPE loses the prize".
+    response = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": "NOPE", "reason": "辞退"})
+    assert response.status_code == 302 and "NOPE is not a winner" in messages_of(client.get(response.url))
+    first = services.current_winners(draw=draw).first().member_id
+    forfeit = services.forfeit_record(draw=draw, member_id=first, reason="辞退", user=alice)
+    response = client.post(f"{ADMIN}{draw.pk}/forfeits/{forfeit.pk}/confirm/")
+    assert response.status_code == 302 and "recorded it" in messages_of(client.get(response.url))
+    assert Draw.objects.get().status == DrawStatus.DRAWN and Forfeit.objects.get().status == "pending"
+    # The officer who may take the step still gets the confirmation page first.
+    client.force_login(bob)
+    assert 'name="confirm_id"' in client.post(f"{ADMIN}{draw.pk}/confirm/").content.decode()
+
+
+def test_the_draw_page_says_everyone_wins_when_fewer_are_eligible_than_winners(client, after_cutoff, alice):
+    eligible_members(after_cutoff, 5)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    client.force_login(alice)
+    page = client.get(f"{ADMIN}{draw.pk}/change/").content.decode()
+    assert "take the smallest 5 and reveal" in page and "smallest 77" not in page
+
+
+def test_the_draw_and_forfeit_confirmation_pages_are_in_japanese(client, after_cutoff, alice, settings):
+    settings.LANGUAGE_CODE = "ja"
+    eligible_members(after_cutoff, 100)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    client.force_login(alice)
+    with translation.override("ja"):
+        response = client.post(f"{ADMIN}{draw.pk}/draw/")
+        assert 'name="confirm_id"' in response.content.decode() and english_in(response) == []
+        services.draw_perform(draw=draw, user=alice)
+        winner = services.current_winners(draw=draw).first().member_id
+        response = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": winner, "reason": "辞退"})
+        assert 'name="confirm_id"' in response.content.decode() and english_in(response) == []
+
+
+def test_a_forfeit_form_with_a_wrong_field_says_which_and_why(client, after_cutoff, alice):
+    eligible_members(after_cutoff, 10)
+    draw = services.draw_commit(campaign=after_cutoff, user=alice)
+    services.draw_perform(draw=draw, user=alice)
+    client.force_login(alice)
+    response = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": "M" * 65, "reason": "辞退"}, follow=True)
+    assert "Winner's member ID" in messages_of(response) and "at most 64 characters" in messages_of(response)
+    response = client.post(f"{ADMIN}{draw.pk}/forfeit/", {"member_id": "M0000001", "reason": "a\x00b"}, follow=True)
+    assert "Reason" in messages_of(response) and "Null characters" in messages_of(response)
+    assert not Forfeit.objects.exists()

@@ -103,3 +103,42 @@ def test_a_winner_sees_a_winner_card_saying_when_the_points_arrive(client, after
     services.draw_confirm(draw=draw, user=bob)
     card = client.get("/lottery/").content.decode().split('id="winner-card"')[1].split("</div>")[0]
     assert "4月15日(水) 10:00に確定" in card and len(ids) == 10
+
+
+def run_snippet(client, monkeypatch, member_id: str) -> str:
+    """Run the Python of the page as a member would, the eligible list fetched from the portal."""
+    import contextlib
+    import html as html_module
+    import io
+    import re
+    import urllib.request
+
+    page = client.get("/lottery/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    code = html_module.unescape(re.search(r"<pre[^>]*><code>(.*?)</code></pre>", page, re.S).group(1))
+    code = code.replace('member_id = "M0000123"', f"member_id = {member_id!r}")
+    served = {}
+
+    def urlopen(url):
+        served["url"] = url
+        return io.BytesIO(client.get(url.split("testserver", 1)[1]).content)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(code, {})  # noqa: S102 (the page's own published code)
+    return out.getvalue() + f"\nfetched {served.get('url')}"
+
+
+def test_the_snippet_does_not_tell_a_member_off_the_list_that_they_won(client, after_cutoff, alice, monkeypatch):
+    ids = eligible_members(after_cutoff, 5)  # fewer than 77: the cut-off digest is the largest of the five
+    draw = services.draw_perform(draw=services.draw_commit(campaign=after_cutoff, user=alice), user=alice)
+    seed = bytes.fromhex(draw.seed)
+    outsider = next(
+        m
+        for m in (f"X{i:07d}" for i in range(1000))
+        if hmac.new(seed, m.encode(), hashlib.sha256).hexdigest() <= draw.cutoff_digest
+    )
+    told = run_snippet(client, monkeypatch, outsider)
+    assert " won" not in told and "not eligible" in told
+    assert "fetched http://testserver/lottery/eligible.txt" in told
+    assert run_snippet(client, monkeypatch, ids[0]).splitlines()[0].endswith(" won")

@@ -11,7 +11,13 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from campaign.models import Member, PointType
-from missions.exporting import ExportTampered, point_export_render, points_export_create
+from missions.exporting import (
+    ExportError,
+    ExportTampered,
+    point_export_render,
+    points_export_create,
+    points_export_task,
+)
 from missions.models import LedgerKind, LedgerLine, PointExport
 from tests.campaign.factories import UserFactory, jst
 
@@ -62,6 +68,30 @@ def test_an_export_takes_every_unexported_line_once_with_the_next_number(campaig
         ["member_id", "point_type", "points", "reason", "ledger_line_id"]
     ]
     assert not LedgerLine.objects.filter(export__isnull=True).exists()
+
+
+def test_the_admins_export_task_numbers_no_empty_export(campaign, english):
+    line(campaign, "M1", "casual-1", 200)
+    points_export_task(campaign.pk, None, "utf-8")
+    with pytest.raises(ExportError, match="nothing to export"):
+        points_export_create(campaign=campaign, user=None, encoding="utf-8", empty_refused=True)
+    points_export_task(campaign.pk, None, "utf-8")  # the second task of a double click ends quietly
+    assert list(PointExport.objects.values_list("number", "line_count")) == [(1, 1)]
+
+
+def test_a_double_click_on_create_makes_one_export_and_says_why(
+    admin_client, campaign, django_capture_on_commit_callbacks, english
+):
+    line(campaign, "M1", "casual-1", 200)
+    url = reverse("admin:missions_pointexport_add")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(url, {"encoding": "utf-8"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(url, {"encoding": "utf-8"}, follow=True)
+    assert PointExport.objects.count() == 1
+    assert "nothing to export" in " ".join(str(m) for m in response.context["messages"])
+    page = admin_client.get(url).content.decode()
+    assert 'id="nothing-to-export"' in page and "Create the export" not in page
 
 
 def test_a_redownload_is_byte_for_byte_the_first_file(campaign):
