@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from campaign.models import Entry, Member, VideoView
+from campaign.models import Entry, ImportBatch, Member, VideoView
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -162,3 +162,24 @@ def test_a_member_id_of_thousands_of_digits_is_refused_as_a_member_id(system_cli
     assert response.status_code == 400
     assert "member_id" in json.dumps(response.json()) and "JSON parse error" not in response.json().get("detail", "")
     assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/campaign/transaction/?import_batch=" + "1" * 5000,
+        "/admin/campaign/transaction/?import_batch=%C2%B2",
+        "/admin/campaign/transaction/?import_batch=" + "9" * 30,
+        "/admin/missions/stampcard/?stamps=" + "1" * 5000,
+        "/admin/missions/stampcard/?stamps=%C2%B2",
+    ],
+)
+def test_a_list_filter_number_no_row_can_have_is_answered_as_django_answers_a_bad_filter(
+    admin_client, in_campaign, url
+):
+    """int() of thousands of digits or of "²" (isdigit() yet not int()), or an id past a bigint, was a 500."""
+    ImportBatch.objects.create(campaign=in_campaign, file_name="a.csv", sha256="0" * 64)  # the filter is offered
+    admin_client.raise_request_exception = False
+    response = admin_client.get(url)
+    assert response.status_code == 302 and response["Location"].endswith("?e=1")
+    assert admin_client.get(response["Location"]).status_code == 200
