@@ -25,6 +25,7 @@ from campaign.admin_display import (
     BigTableAdmin,
     GroupedNumbers,
     LabelledColumns,
+    filter_number,
     ledger_reward_text,
     titled,
     unlinked_column,
@@ -357,10 +358,8 @@ class ImportBatchFilter(admin.SimpleListFilter):
         return [(str(pk), f"#{pk} {name}") for pk, name in batches]
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(import_batch_id=int(value))
-        return queryset
+        number = filter_number(self.value())
+        return queryset if number is None else queryset.filter(import_batch_id=number)
 
 
 @admin.register(Transaction)

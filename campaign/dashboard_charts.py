@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from itertools import accumulate
 
 from django.utils.formats import number_format
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, pgettext
 
 from campaign.dashboard import LOTTERY, DashboardFigures
 from campaign.models import Campaign, PointType
@@ -350,10 +350,15 @@ def _imports(figures: DashboardFigures) -> Chart:
 
 
 def dashboard_rows(charts: list[Chart]) -> Iterator[list]:
-    """Every chart's figures in one long CSV: chart, key, series, value."""
-    yield ["chart", "key", "series", "value"]
+    """Every chart's own CSV rows in one long file: chart title, key, series, value (in the staff's language)."""
+    yield [
+        pgettext("dashboard CSV", "chart"),
+        pgettext("dashboard CSV", "key"),
+        pgettext("dashboard CSV", "series"),
+        pgettext("dashboard CSV", "value"),
+    ]
     for chart in charts:
-        for n, key in enumerate(chart.keys):
-            for series in chart.series:
-                value = series.values[n]
-                yield [chart.key, key, series.name, "" if value is None else value]
+        header, *rows = chart.csv_rows()
+        for key, *values in rows:
+            for name, value in zip(header[1:], values, strict=True):
+                yield [chart.title, key, name, value]

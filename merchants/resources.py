@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import tablib
 from django.utils.translation import gettext
-from import_export import fields, resources
+from import_export import fields, resources, widgets
 from import_export.formats import base_formats
-from import_export.widgets import ForeignKeyWidget
 
 from merchants.models import District, Merchant
 
@@ -79,7 +78,25 @@ class MerchantXLSX(_FormulaEscapeMixin, base_formats.XLSX):
 FORMATS = [MerchantCSV, MerchantXLSX]
 
 
+class OrderWidget(widgets.IntegerWidget):
+    """A list position; any other cell is the row's error in Japanese, where django-import-export gives
+    Decimal's class name ("abc") or Python's limit of 4,300 digits, in English."""
+
+    def clean(self, value, row=None, **kwargs):
+        try:
+            return super().clean(value, row, **kwargs)
+        except (ArithmeticError, ValueError):
+            text = str(value)
+            shown = text if len(text) <= 20 else text[:20] + "…"
+            raise ValueError(gettext("“%(value)s” is not a whole number of 0 or more.") % {"value": shown}) from None
+
+
 class _UnescapingResource(resources.ModelResource):
+    WIDGETS_MAP = resources.ModelResource.WIDGETS_MAP | {
+        "PositiveIntegerField": OrderWidget,
+        "PositiveSmallIntegerField": OrderWidget,
+    }
+
     def before_import_row(self, row, **kwargs) -> None:
         # Unescape what our export escaped (kept exactly); trim stray spaces around other cells.
         for key, value in list(row.items()):
@@ -100,7 +117,7 @@ class DistrictResource(_UnescapingResource):
         clean_model_instances = True
 
 
-class DistrictCodeWidget(ForeignKeyWidget):
+class DistrictCodeWidget(widgets.ForeignKeyWidget):
     """A district by its code; an unknown code is named in the row's error (not "District matching query…")."""
 
     def __init__(self):

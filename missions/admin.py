@@ -20,6 +20,7 @@ from campaign.admin_display import (
     GroupedNumbers,
     HistoryAdmin,
     LabelledColumns,
+    filter_number,
     ledger_reward_text,
     titled,
     unlinked_column,
@@ -293,9 +294,8 @@ class StampsClearedFilter(admin.SimpleListFilter):
         return [(str(n), str(n)) for n in range((most["m"] or 0) + 1)]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(stamps_cleared=int(self.value()))
-        return queryset
+        number = filter_number(self.value())
+        return queryset if number is None else queryset.filter(stamps_cleared=number)
 
 
 class RewardFilter(admin.SimpleListFilter):

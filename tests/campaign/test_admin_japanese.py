@@ -295,6 +295,16 @@ def test_staff_can_switch_the_back_office_to_english_and_back(client, campaign):
 
 
 @pytest.mark.django_db
+def test_every_admin_page_has_the_sites_icon_not_a_404_for_favicon_ico(client, campaign):
+    icon = 'rel="icon" href="/static/site/favicon.svg" type="image/svg+xml"'
+    assert icon in client.get(reverse("admin:login")).content.decode()
+    client.force_login(UserFactory(username="root-icon", is_staff=True, is_superuser=True))
+    for name in ["admin:index", "admin:campaign_transaction_changelist", "admin:campaign_dashboard"]:
+        assert icon in client.get(reverse(name)).content.decode(), name
+    assert icon in client.get(reverse("admin:campaign_importbatch_upload")).content.decode()
+
+
+@pytest.mark.django_db
 def test_amounts_and_points_in_lists_have_thousands_separators(admin_client, running_campaign):
     from campaign.models import Transaction
     from missions.models import LedgerLine

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from campaign.models import Entry, Member, VideoView
+from campaign.models import Entry, ImportBatch, Member, VideoView
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -140,3 +140,46 @@ def test_formula_shaped_ids_are_refused_in_a_push_and_the_rest_stored(system_cli
     assert (answer["accepted"], [r["index"] for r in answer["rejected"]]) == (1, [0])
     assert "member_id" in answer["rejected"][0]["errors"]
     assert list(Member.objects.values_list("member_id", flat=True)) == ["M1"]
+
+
+@pytest.mark.parametrize("field", ["amount", "points_used", "member_id", "transaction_id"])
+def test_a_number_of_thousands_of_digits_rejects_its_record_not_the_push(system_client, in_campaign, field):
+    """Python's int() refuses JSON numbers of over 4,300 digits: that was an English 400 for the whole body."""
+    good = {"transaction_id": "OK-1", "member_id": "M1", "type": "payment", "amount": 1000, "points_used": 0}
+    good |= {"occurred_at": "2026-03-05T10:00:00+09:00", "merchant_code": "m-blue-1"}
+    huge = ("-" if field == "points_used" else "") + "1" * 5000
+    bad = json.dumps({**good, "transaction_id": "BAD-1", field: "HUGE"}).replace('"HUGE"', huge)
+    response = _post(system_client, "/api/v1/transactions", f'{{"transactions": [{bad}, {json.dumps(good)}]}}')
+    assert response.status_code == 200
+    answer = response.json()
+    assert (answer["accepted"], [r["index"] for r in answer["rejected"]]) == (1, [0])
+    assert list(answer["rejected"][0]["errors"]) == [field]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/entries", "/api/v1/video-views"])
+def test_a_member_id_of_thousands_of_digits_is_refused_as_a_member_id(system_client, in_campaign, url):
+    response = _post(system_client, url, '{"member_id": ' + "1" * 5000 + ', "video": "video-1"}')
+    assert response.status_code == 400
+    assert "member_id" in json.dumps(response.json()) and "JSON parse error" not in response.json().get("detail", "")
+    assert not Member.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/campaign/transaction/?import_batch=" + "1" * 5000,
+        "/admin/campaign/transaction/?import_batch=%C2%B2",
+        "/admin/campaign/transaction/?import_batch=" + "9" * 30,
+        "/admin/missions/stampcard/?stamps=" + "1" * 5000,
+        "/admin/missions/stampcard/?stamps=%C2%B2",
+    ],
+)
+def test_a_list_filter_number_no_row_can_have_is_answered_as_django_answers_a_bad_filter(
+    admin_client, in_campaign, url
+):
+    """int() of thousands of digits or of "²" (isdigit() yet not int()), or an id past a bigint, was a 500."""
+    ImportBatch.objects.create(campaign=in_campaign, file_name="a.csv", sha256="0" * 64)  # the filter is offered
+    admin_client.raise_request_exception = False
+    response = admin_client.get(url)
+    assert response.status_code == 302 and response["Location"].endswith("?e=1")
+    assert admin_client.get(response["Location"]).status_code == 200

@@ -127,6 +127,19 @@ def test_an_unknown_district_is_named_in_japanese_in_the_preview(admin_client, d
     assert "matching query does not exist" not in page
 
 
+@pytest.mark.parametrize("order", ["1" * 5000, "1e5000", "abc"])
+def test_an_order_that_is_not_a_number_is_named_in_japanese_in_the_preview(admin_client, districts, order):
+    """Python's 4,300-digit limit and Decimal's class name reached the preview in English ("[<class ...>]")."""
+    upload = csv_upload(HEADER + f"KOBE-01,A,,,motomachi,{order},1,1,1\nKOBE-02,B,,,motomachi,2,1,1,1\n")
+    preview, confirmed = import_file(admin_client, upload)
+    assert confirmed is None and not Merchant.objects.exists()
+    result = preview.context["result"]
+    assert not result.has_errors() and [row.number for row in result.invalid_rows] == [1]
+    page = preview.content.decode()
+    assert f"「{order[:20]}{'…' if len(order) > 20 else ''}」は 0 以上の整数ではありません。" in page
+    assert "4300" not in page and "&lt;class" not in page
+
+
 def test_the_import_result_is_reported_in_japanese(admin_client, districts):
     upload = csv_upload(HEADER + "KOBE-01,A,,,motomachi,1,1,1,1\n")
     _preview, confirmed = import_file(admin_client, upload)
