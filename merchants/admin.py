@@ -9,7 +9,7 @@ from import_export.forms import SelectableFieldsExportForm
 
 from campaign.admin_display import CappedCountPaginator, HistoryAdmin
 from merchants.models import District, Merchant
-from merchants.resources import FORMATS, DistrictResource, MerchantResource
+from merchants.resources import FORMATS, DistrictResource, FileUnreadable, MerchantResource
 
 
 class ExportFieldsForm(SelectableFieldsExportForm):
@@ -29,6 +29,14 @@ class _ListAdmin(ImportExportModelAdmin, HistoryAdmin):
     export_form_class = ExportFieldsForm
     import_formats = FORMATS
     export_formats = FORMATS
+    # The library's page shows a refused file's Python traceback to marketing: this one only the reason.
+    import_template_name = "admin/merchants/import.html"
+
+    def add_data_read_fail_error_to_form(self, form, e):
+        if isinstance(e, FileUnreadable):
+            form.add_error("import_file", str(e))  # says what to fix, in the staff's language
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
 
 
 @admin.register(District)
