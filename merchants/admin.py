@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import FieldDoesNotExist
+from django.utils.translation import gettext
 from import_export.admin import ImportExportModelAdmin
 from import_export.forms import SelectableFieldsExportForm
 
 from campaign.admin_display import CappedCountPaginator, HistoryAdmin
 from merchants.models import District, Merchant
 from merchants.resources import FORMATS, DistrictResource, FileUnreadable, MerchantResource
+from merchants.services import bonus_members_rescore
+
+
+def _on_bonus_list(merchant: Merchant | dict | None) -> bool:
+    """Whether payments there count for the bonus (R7), of a merchant or a form's initial values."""
+    if isinstance(merchant, dict):
+        return bool(merchant.get("on_bonus_list") and merchant.get("is_active"))
+    return merchant is not None and merchant.on_bonus_list and merchant.is_active
 
 
 class ExportFieldsForm(SelectableFieldsExportForm):
@@ -62,6 +71,30 @@ class MerchantAdmin(_ListAdmin):
     show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
     autocomplete_fields = ["district"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        was = _on_bonus_list(form.initial)
+        if was != _on_bonus_list(obj) or (was and form.initial.get("code") != obj.code):
+            self._bonus_rescore(request, {form.initial.get("code"), obj.code})
+
+    def process_result(self, result, request):
+        codes = {
+            row.instance.code
+            for row in result.rows
+            if row.instance is not None and _on_bonus_list(row.original) != _on_bonus_list(row.instance)
+        }
+        response = super().process_result(result, request)
+        self._bonus_rescore(request, codes)
+        return response
+
+    def _bonus_rescore(self, request, codes: set) -> None:
+        """A change of the bonus list changes scoring: the members who paid at those merchants are re-scored."""
+        members = bonus_members_rescore(codes=codes)
+        if members:
+            message = gettext("The bonus list changed: the %(members)s members who paid at %(codes)s are re-scored.")
+            codes_text = ", ".join(sorted(code for code in codes if code))
+            self.message_user(request, message % {"members": f"{members:,}", "codes": codes_text}, messages.INFO)
 
     class Media:
         css = {"all": ["backoffice/merchants.css"]}

@@ -6,7 +6,9 @@ import pytest
 from django.urls import reverse
 
 from merchants.models import Merchant
+from missions.models import Stamp
 from tests.merchants.test_admin_merchants import HEADER, csv_upload, import_file, xlsx_upload
+from tests.missions.factories import EntryFactory, MemberFactory, pay, score
 
 pytestmark = pytest.mark.django_db
 
@@ -159,3 +161,37 @@ def test_a_file_neither_utf8_nor_cp932_is_refused_in_japanese(admin_client, camp
     preview, confirmed = import_file(admin_client, csv_upload("code,name\nKOBE-01,caf\xe9\n", "latin-1"))
     assert confirmed is None
     assert "CP932" in file_error(preview) and "ValueError" not in preview.content.decode()
+
+
+@pytest.fixture
+def paid_at_kobe_05(in_campaign):
+    """A member who entered and paid at KOBE-05 before marketing put it on the bonus list."""
+    Merchant.objects.filter(code="KOBE-05").update(on_bonus_list=False)
+    member = MemberFactory(member_id="M-BONUS")
+    EntryFactory(member=member, campaign=in_campaign)
+    pay(member, "2026-03-10 12:00", 500, merchant="KOBE-05")
+    score(in_campaign, member)
+    assert not Stamp.objects.filter(member_id="M-BONUS", mission__code="bonus-1", cleared=True).exists()
+    return member
+
+
+def bonus_cleared() -> bool:
+    return Stamp.objects.filter(member_id="M-BONUS", mission__code="bonus-1", cleared=True).exists()
+
+
+def test_putting_a_merchant_on_the_bonus_list_rescores_who_paid_there(
+    admin_client, paid_at_kobe_05, django_capture_on_commit_callbacks
+):
+    merchant = Merchant.objects.get(code="KOBE-05")
+    data = {"code": "KOBE-05", "name": merchant.name, "district": merchant.district_id, "order": merchant.order}
+    data.update(blue_tag="on", on_bonus_list="on", is_active="on")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:merchants_merchant_change", args=[merchant.pk]), data, follow=True)
+    assert bonus_cleared()
+    assert "KOBE-05 で支払いをした会員 1 人を再集計しています" in response.content.decode()
+
+    # Taken off again by an import: the stamp is withdrawn.
+    upload = csv_upload(HEADER + f"KOBE-05,{merchant.name},,,motomachi,{merchant.order},1,1,0\n")
+    with django_capture_on_commit_callbacks(execute=True):
+        import_file(admin_client, upload)
+    assert not bonus_cleared()
