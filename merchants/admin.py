@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.contrib import admin, messages
 from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext
@@ -12,6 +14,16 @@ from campaign.admin_display import CappedCountPaginator, HistoryAdmin
 from merchants.models import District, Merchant
 from merchants.resources import FORMATS, DistrictResource, FileUnreadable, MerchantResource
 from merchants.services import bonus_members_rescore
+
+# Katakana ァ…ヶ and hiragana ぁ…ゖ lie 0x60 apart: a reading typed in either finds the other.
+_TO_HIRAGANA = {code: code - 0x60 for code in range(ord("ァ"), ord("ヶ") + 1)}
+_TO_KATAKANA = {code - 0x60: code for code in range(ord("ァ"), ord("ヶ") + 1)}
+
+
+def _search_variants(term: str) -> set[str]:
+    """The term as typed, with full-width letters and half-width kana made ordinary, in hiragana and katakana."""
+    narrow = unicodedata.normalize("NFKC", term)
+    return {term, narrow, narrow.translate(_TO_HIRAGANA), narrow.translate(_TO_KATAKANA)}
 
 
 def _on_bonus_list(merchant: Merchant | dict | None) -> bool:
@@ -71,6 +83,13 @@ class MerchantAdmin(_ListAdmin):
     show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
     autocomplete_fields = ["district"]
+
+    def get_search_results(self, request, queryset, search_term):
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        for variant in _search_variants(search_term) - {search_term}:
+            more, more_duplicates = super().get_search_results(request, queryset, variant)
+            results, duplicates = results | more, duplicates or more_duplicates
+        return results, duplicates
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

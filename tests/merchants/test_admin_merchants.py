@@ -254,3 +254,10 @@ def test_a_marketing_user_imports_and_exports_the_list(client, campaign):
     assert kobe.history.latest().history_user == user
     history = client.get(reverse("admin:merchants_merchant_history", args=[kobe.pk]))
     assert history.status_code == 200 and "mkt" in history.content.decode()
+
+
+@pytest.mark.parametrize("query", ["ハナミヤ", "はなみや", "ＫＯＢＥ－０２", "ｺｳﾍﾞｻｺﾑ"])
+def test_search_finds_a_merchant_typed_in_katakana_hiragana_or_full_width(admin_client, campaign, query):
+    page = admin_client.get(reverse("admin:merchants_merchant_changelist"), {"q": query}).content.decode()
+    expected = "KOBE-03" if query == "ｺｳﾍﾞｻｺﾑ" else "KOBE-02"
+    assert expected in page and "KOBE-01" not in page
