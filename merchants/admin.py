@@ -97,6 +97,16 @@ class MerchantAdmin(_ListAdmin):
         if was != _on_bonus_list(obj) or (was and form.initial.get("code") != obj.code):
             self._bonus_rescore(request, {form.initial.get("code"), obj.code})
 
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        if _on_bonus_list(obj):
+            self._bonus_rescore(request, {obj.code})
+
+    def delete_queryset(self, request, queryset):
+        codes = set(queryset.bonus().values_list("code", flat=True))
+        super().delete_queryset(request, queryset)
+        self._bonus_rescore(request, codes)
+
     def process_result(self, result, request):
         codes = {
             row.instance.code

@@ -195,3 +195,28 @@ def test_putting_a_merchant_on_the_bonus_list_rescores_who_paid_there(
     with django_capture_on_commit_callbacks(execute=True):
         import_file(admin_client, upload)
     assert not bonus_cleared()
+
+
+def test_deleting_a_bonus_merchant_rescores_who_paid_there(
+    admin_client, in_campaign, paid_at_kobe_05, django_capture_on_commit_callbacks
+):
+    merchant = Merchant.objects.get(code="KOBE-05")
+    Merchant.objects.filter(pk=merchant.pk).update(on_bonus_list=True)
+    score(in_campaign, paid_at_kobe_05)
+    assert bonus_cleared()
+    url = reverse("admin:merchants_merchant_delete", args=[merchant.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Merchant.objects.filter(code="KOBE-05").exists()
+    assert not bonus_cleared()
+
+    # Several at once, by the list's action.
+    Merchant.objects.create(code="KOBE-05", name="戻った店", on_bonus_list=True)
+    score(in_campaign, paid_at_kobe_05)
+    assert bonus_cleared()
+    pks = list(Merchant.objects.filter(code__in=["KOBE-05", "KOBE-06"]).values_list("pk", flat=True))
+    data = {"action": "delete_selected", "_selected_action": pks, "post": "yes"}
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("admin:merchants_merchant_changelist"), data)
+    assert not Merchant.objects.filter(code="KOBE-05").exists()
+    assert not bonus_cleared()
