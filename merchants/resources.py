@@ -200,6 +200,9 @@ class _ListResource(resources.ModelResource):
         result = super().import_data(dataset, **kwargs)
         for invalid in result.invalid_rows:  # the library counts the rows under the header
             invalid.number = self.line_of(invalid.number)
+        for row in result.rows:
+            for error in row.errors:
+                error.number = self.line_of(error.number)
         return result
 
     def before_import_row(self, row, **kwargs) -> None:

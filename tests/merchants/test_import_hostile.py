@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from merchants.models import Merchant
+from merchants.resources import MerchantResource
 from missions.models import Stamp
 from tests.merchants.test_admin_merchants import HEADER, csv_upload, import_file, xlsx_upload
 from tests.missions.factories import EntryFactory, MemberFactory, pay, score
@@ -220,3 +221,19 @@ def test_deleting_a_bonus_merchant_rescores_who_paid_there(
         admin_client.post(reverse("admin:merchants_merchant_changelist"), data)
     assert not Merchant.objects.filter(code="KOBE-05").exists()
     assert not bonus_cleared()
+
+
+def test_a_row_that_fails_unexpectedly_is_reported_at_its_line(admin_client, campaign, monkeypatch):
+    original = MerchantResource.save_instance
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        if instance.code == "KOBE-03":
+            raise RuntimeError("the database went away")
+        return original(self, instance, is_create, row, **kwargs)
+
+    monkeypatch.setattr(MerchantResource, "save_instance", save_instance)
+    body = HEADER + "KOBE-02,B,,,motomachi,2,1,1,1\n,,,,,,,,\nKOBE-03,C,,,motomachi,3,1,1,1\n"
+    preview, confirmed = import_file(admin_client, csv_upload(body))
+    assert confirmed is None
+    page = preview.content.decode()
+    assert "行番号: 4 - the database went away" in page and "Traceback" not in page
