@@ -122,7 +122,8 @@ class MerchantAdmin(_ListAdmin):
         members = bonus_members_rescore(codes=codes)
         if members:
             message = gettext("The bonus list changed: the %(members)s members who paid at %(codes)s are re-scored.")
-            codes_text = ", ".join(sorted(code for code in codes if code))
+            named = sorted(code for code in codes if code)
+            codes_text = ", ".join(named[:10]) + (" …" if len(named) > 10 else "")  # an import may change thousands
             self.message_user(request, message % {"members": f"{members:,}", "codes": codes_text}, messages.INFO)
 
     class Media:
