@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
+from campaign.identifiers import id_problem
 from campaign.models import localized
+
+
+def merchant_code_validate(value: str) -> None:
+    """A code as the Wesmo! system sends it in a payment: otherwise no payment would ever match it (R7).
+
+    A control character or a bidi override (which shows the code reversed) cannot be in a payment's
+    code, and a code typed with full-width letters or digits is not the one the system sends.
+    """
+    problem = id_problem(value)
+    if problem == "not_printable":
+        message = _("The merchant code %(value)s contains a control character or a bidirectional mark: retype it.")
+        raise ValidationError(message, code=problem, params={"value": ascii(value)})
+    if problem == "formula":
+        message = _("The merchant code %(value)s starts like a spreadsheet formula (= + - @): it is refused.")
+        raise ValidationError(message, code=problem, params={"value": value})
+    narrow = unicodedata.normalize("NFKC", value)
+    if narrow != value:
+        message = _("The merchant code %(value)s contains full-width characters: write it as %(narrow)s.")
+        raise ValidationError(message, code="full_width", params={"value": value, "narrow": narrow})
 
 
 class District(models.Model):
@@ -45,7 +68,7 @@ class MerchantQuerySet(models.QuerySet):
 
 
 class Merchant(models.Model):
-    code = models.CharField(_("merchant code"), max_length=64, unique=True)
+    code = models.CharField(_("merchant code"), max_length=64, unique=True, validators=[merchant_code_validate])
     name = models.CharField(pgettext_lazy("merchant", "name"), max_length=200)  # not auth's group "name"
     name_kana = models.CharField(_("name (kana)"), max_length=200, blank=True)
     address = models.CharField(_("address"), max_length=300, blank=True)

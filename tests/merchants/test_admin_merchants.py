@@ -134,7 +134,7 @@ def test_an_order_that_is_not_a_number_is_named_in_japanese_in_the_preview(admin
     preview, confirmed = import_file(admin_client, upload)
     assert confirmed is None and not Merchant.objects.exists()
     result = preview.context["result"]
-    assert not result.has_errors() and [row.number for row in result.invalid_rows] == [1]
+    assert not result.has_errors() and [row.number for row in result.invalid_rows] == [2]  # the file's line
     page = preview.content.decode()
     assert f"「{order[:20]}{'…' if len(order) > 20 else ''}」は 0 以上の整数ではありません。" in page
     assert "4300" not in page and "&lt;class" not in page
@@ -267,3 +267,10 @@ def test_a_marketing_user_imports_and_exports_the_list(client, campaign):
     assert kobe.history.latest().history_user == user
     history = client.get(reverse("admin:merchants_merchant_history", args=[kobe.pk]))
     assert history.status_code == 200 and "mkt" in history.content.decode()
+
+
+@pytest.mark.parametrize("query", ["ハナミヤ", "はなみや", "ＫＯＢＥ－０２", "ｺｳﾍﾞｻｺﾑ"])
+def test_search_finds_a_merchant_typed_in_katakana_hiragana_or_full_width(admin_client, campaign, query):
+    page = admin_client.get(reverse("admin:merchants_merchant_changelist"), {"q": query}).content.decode()
+    expected = "KOBE-03" if query == "ｺｳﾍﾞｻｺﾑ" else "KOBE-02"
+    assert expected in page and "KOBE-01" not in page
