@@ -19,7 +19,8 @@ from rest_framework.utils import json
 # A transaction batch is 3 levels deep ({"transactions": [{...}]}); nothing the API reads goes
 # deeper, so a body nested beyond this is refused before any serializer walks it recursively.
 MAX_JSON_DEPTH = 32
-# Longer than any number the API reads (an amount has at most 13 digits): kept as text, not int().
+# Longer than any number a record holds (an amount has at most 13 digits): kept as text, not int(),
+# by the API's parser and by the XLSX reader alike.
 MAX_INT_TEXT = 40
 
 

@@ -31,6 +31,7 @@ from django.utils.translation import gettext as _
 from openpyxl.worksheet import _reader as sheet_reader
 
 from campaign.imports.checking import COLUMNS, JAPANESE_COLUMNS, REQUIRED_COLUMNS, column_label, text_of
+from campaign.jsonio import MAX_INT_TEXT
 
 # An XLSX is a zip: refuse one whose parts inflate beyond these (a decompression bomb).
 XLSX_MAX_UNCOMPRESSED = 4 * 1024**3
@@ -44,7 +45,7 @@ _number_cast = sheet_reader._cast_number
 def _number_or_text(value: str):
     """A sheet's number as openpyxl reads it, but one too long for ``int()`` (4,300 digits and more)
     stays text: the row check then refuses that one row ("too large") instead of the whole file."""
-    return value if len(value) > 40 else _number_cast(value)
+    return value if len(value) > MAX_INT_TEXT else _number_cast(value)
 
 
 # openpyxl casts each numeric cell with this module function while it streams a sheet (read-only mode).
